@@ -1,0 +1,255 @@
+"""The book's models: an MLP VAE, the notes' convolutional VAE, and a plain autoencoder.
+
+Every VAE here shares one interface (`encode`, `reparameterize`, `decode`, `forward`,
+`sample`, `log_likelihood`), so objectives, training and plots never ask which one they hold.
+The reparameterization trick is explained in `book/07_reparameterization.ipynb`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .objectives import bernoulli_log_likelihood, gaussian_log_likelihood
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _positive_int(name: str, value: int) -> int:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class VAE(nn.Module):
+    """What every VAE in the book shares: the reparameterized sample, the likelihood, sampling.
+
+    Subclasses provide `_encode_features(x) -> (mu, logvar)` and `_decode_output(z)`, the
+    decoder's raw output of shape (n, C, H, W): logits for a Bernoulli decoder, or the
+    pre-sigmoid mean for a Gaussian one (whose log-variance comes from `_decode_logvar`).
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int, likelihood: str):
+        super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if len(image_shape) != 3:
+            raise ValueError(f"image_shape must be (channels, height, width), got {image_shape}")
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.likelihood = likelihood
+        self.config: dict[str, Any] = {}
+
+    # -- checks -------------------------------------------------------------------------
+    def _check_images(self, x: Tensor) -> Tensor:
+        expected = self.image_shape
+        if x.dim() == 3 and expected[0] == 1:
+            x = x.unsqueeze(1)
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{type(self).__name__} expects images of shape (n, {', '.join(map(str, expected))}),"
+                f" got {tuple(x.shape)}"
+            )
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{type(self).__name__}: input contains NaN or infinite values")
+        return x
+
+    def _check_latent(self, z: Tensor) -> Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"{type(self).__name__} has a {self.latent_dim}-d latent space,"
+                f" got z of shape {tuple(z.shape)}"
+            )
+        return z
+
+    # -- the VAE interface --------------------------------------------------------------
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """q(z|x) = N(mu, diag(exp(logvar))): the encoder outputs log sigma^2, never sigma."""
+        return self._encode_features(self._check_images(x))
+
+    def reparameterize(self, mu: Tensor, logvar: Tensor) -> Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I): a sample gradients can flow through."""
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """The decoder's mean image in [0, 1] for each code: what we look at and plot."""
+        return torch.sigmoid(self._decode_output(self._check_latent(z)))
+
+    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x | z) per example, Bernoulli or Gaussian as the model was built."""
+        x = self._check_images(x)
+        out = self._decode_output(self._check_latent(z))
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(out, x)
+        return gaussian_log_likelihood(torch.sigmoid(out), x, self._decode_logvar(z))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Reconstruct x through one sampled code: (mean image, mu, logvar)."""
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Decode n codes drawn from the prior N(0, I): the model's idea of new data."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return self.decode(z)
+
+    def _decode_logvar(self, z: Tensor) -> Tensor:  # pragma: no cover - Gaussian models override
+        raise NotImplementedError
+
+
+class MLPVAE(VAE):
+    """A VAE whose encoder and decoder are multilayer perceptrons.
+
+    The default is the classic PyTorch example, 784-400-latent-400-784 with ReLU and a Bernoulli
+    decoder; Kingma & Welling's models are the same shape with tanh and 500 (MNIST) or 200 (Frey
+    Face) hidden units, the latter with a Gaussian decoder.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        hidden_dim: int = 400,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+    ):
+        super().__init__(image_shape, latent_dim, likelihood)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        _positive_int("hidden_dim", hidden_dim)
+        self.config = {
+            "kind": "mlp",
+            "latent_dim": latent_dim,
+            "hidden_dim": hidden_dim,
+            "image_shape": list(self.image_shape),
+            "activation": activation,
+            "likelihood": likelihood,
+        }
+        pixels = math.prod(self.image_shape)
+        act = ACTIVATIONS[activation]
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(pixels, hidden_dim), act())
+        self.to_mu = nn.Linear(hidden_dim, latent_dim)
+        self.to_logvar = nn.Linear(hidden_dim, latent_dim)
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), act())
+        self.to_pixels = nn.Linear(hidden_dim, pixels)
+        if likelihood == "gaussian":
+            self.to_pixel_logvar = nn.Linear(hidden_dim, pixels)
+
+    def _encode_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def _decode_output(self, z: Tensor) -> Tensor:
+        return self.to_pixels(self.decoder(z)).view(-1, *self.image_shape)
+
+    def _decode_logvar(self, z: Tensor) -> Tensor:
+        return self.to_pixel_logvar(self.decoder(z)).view(-1, *self.image_shape)
+
+
+class ConvVAE(VAE):
+    """The notes' convolutional VAE for 32x32 images.
+
+    Four 4x4 stride-2 convolutions (8, 16, 32, 64 channels) take 32x32 down to 2x2, a 128-unit
+    dense layer leads to the latent code, and the decoder mirrors it with transposed
+    convolutions back to 32x32 logits (the sigmoid is applied in `decode`).
+    """
+
+    channels = (8, 16, 32, 64)
+
+    def __init__(self, latent_dim: int = 16, in_channels: int = 1, dense_dim: int = 128):
+        super().__init__((in_channels, 32, 32), latent_dim, "bernoulli")
+        self.config = {
+            "kind": "conv",
+            "latent_dim": latent_dim,
+            "in_channels": in_channels,
+            "dense_dim": dense_dim,
+        }
+        widths = (in_channels, *self.channels)
+        down: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            down += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
+        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(64 * 2 * 2, dense_dim), nn.ReLU())
+        self.to_mu = nn.Linear(dense_dim, latent_dim)
+        self.to_logvar = nn.Linear(dense_dim, latent_dim)
+        up: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:0:-1], widths[-2::-1], strict=True):
+            up += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, dense_dim),
+            nn.ReLU(),
+            nn.Linear(dense_dim, 64 * 2 * 2),
+            nn.ReLU(),
+            nn.Unflatten(1, (64, 2, 2)),
+            *up[:-1],  # no ReLU on the logits
+        )
+
+    def _encode_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def _decode_output(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+
+class Autoencoder(nn.Module):
+    """A plain, deterministic autoencoder: one code per image, no distribution, no KL.
+
+    The foil of `book/02_autoencoders.ipynb`: same layers as `MLPVAE`, trained on reconstruction
+    alone, so its codes need not fill any region a prior could sample from.
+    """
+
+    def __init__(
+        self, latent_dim: int = 2, hidden_dim: int = 400, image_shape: tuple[int, int, int] = (1, 28, 28)
+    ):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.config = {
+            "kind": "autoencoder",
+            "latent_dim": latent_dim,
+            "hidden_dim": hidden_dim,
+            "image_shape": list(self.image_shape),
+        }
+        pixels = math.prod(self.image_shape)
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(pixels, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, pixels)
+        )
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        return self.decoder(z).view(-1, *self.image_shape)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(self, x: Tensor) -> Tensor:
+        """Summed binary cross-entropy per image, the VAE's reconstruction term without the KL."""
+        return -bernoulli_log_likelihood(self.decode_logits(self.encode(x)), x)
+
+
+MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder}
+
+
+def build_model(config: dict[str, Any]) -> nn.Module:
+    """Rebuild a model from its `config` (what checkpoints store)."""
+    config = dict(config)
+    kind = config.pop("kind", None)
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
+    if "image_shape" in config:
+        config["image_shape"] = tuple(config["image_shape"])
+    return MODEL_KINDS[kind](**config)
