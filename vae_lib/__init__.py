@@ -12,7 +12,7 @@ settings    quick (tests) vs full (book) settings, cached trained models
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, ImageData, load_dataset
 from .device import pick_device
-from .models import Autoencoder, ConvVAE, MLPVAE, build_model
+from .models import MLPVAE, Autoencoder, ConvVAE, build_model
 from .objectives import (
     ELBO,
     bernoulli_log_likelihood,
@@ -21,7 +21,14 @@ from .objectives import (
     gaussian_log_likelihood,
     iwae_bound,
 )
-from .plots import image_grid, latent_grid, plot_latent_means, plot_losses, plot_manifold, plot_reconstructions
+from .plots import (
+    image_grid,
+    latent_grid,
+    plot_latent_means,
+    plot_losses,
+    plot_manifold,
+    plot_reconstructions,
+)
 from .settings import cached_model, choose, is_quick
 from .train import EpochRecord, History, evaluate, fit
 

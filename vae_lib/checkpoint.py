@@ -47,7 +47,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> 
 
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": "vae-book/1", "config": model.config, "state_dict": state, **extra}, buffer)
+    torch.save(
+        {"format": "vae-book/1", "config": model.config, "state_dict": state, **extra}, buffer
+    )
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
 
@@ -63,7 +65,8 @@ def load_checkpoint(
         payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
         raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupt?): {type(err).__name__}: {err}"
+            f"{path} is not a readable checkpoint (truncated or corrupt?):"
+            f" {type(err).__name__}: {err}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != "vae-book/1":
         raise CheckpointError(f"{path} is not a vae-book checkpoint")

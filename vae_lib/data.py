@@ -46,6 +46,10 @@ class ImageData(NamedTuple):
     labels: Tensor
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The folder data sets live in: `root`, else $VAE_DATA_DIR, else ~/.cache/vae-book/data."""
     if root is not None:
@@ -65,7 +69,12 @@ def load_dataset(
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
     folder = data_root(root)
-    loader = {"mnist": _torchvision, "fashion-mnist": _torchvision, "frey": _frey, "digits": _digits}
+    loader = {
+        "mnist": _torchvision,
+        "fashion-mnist": _torchvision,
+        "frey": _frey,
+        "digits": _digits,
+    }
     data = loader[name](name, split, folder)
     if size is not None:
         images = F.interpolate(data.images, size=(size, size), mode="bilinear", antialias=True)
@@ -85,7 +94,7 @@ def _torchvision(name: str, split: str, folder: Path) -> ImageData:
         need = ", ".join(_IDX_FILES)
         raise DataError(
             f"{name}: could not find or download it in {folder / subdir / 'raw'} (needs {need});"
-            f" set VAE_DATA_DIR to a folder that has them ({type(err).__name__}: {err})"
+            f" set VAE_DATA_DIR to a folder that has them ({type(err).__name__}: {_one_line(err)})"
         ) from None
     images = ds.data.unsqueeze(1).float().div_(255)
     return ImageData(images, ds.targets.long())
@@ -101,7 +110,9 @@ def _frey(name: str, split: str, folder: Path) -> ImageData:
     try:
         raw = loadmat(path)["ff"]
     except Exception as err:
-        raise DataError(f"frey: cannot read {path} ({type(err).__name__}: {err})") from None
+        raise DataError(
+            f"frey: cannot read {path} ({type(err).__name__}: {_one_line(err)})"
+        ) from None
     images = torch.from_numpy(raw.T.reshape(-1, 1, 28, 20).copy()).float().div_(255)
     frames = torch.arange(images.shape[0])
     cut = images.shape[0] - FREY_TEST_SIZE
@@ -121,7 +132,8 @@ def _download_frey(path: Path) -> None:
     except Exception as err:
         raise DataError(
             f"frey: {path} is missing and the download from {url} failed"
-            f" ({type(err).__name__}: {err}); set VAE_DATA_DIR to a folder with frey/frey_rawface.mat"
+            f" ({type(err).__name__}: {_one_line(err)});"
+            " set VAE_DATA_DIR to a folder with frey/frey_rawface.mat"
         ) from None
 
 

@@ -51,7 +51,8 @@ class VAE(nn.Module):
             x = x.unsqueeze(1)
         if tuple(x.shape[1:]) != expected:
             raise ValueError(
-                f"{type(self).__name__} expects images of shape (n, {', '.join(map(str, expected))}),"
+                f"{type(self).__name__} expects images of shape"
+                f" (n, {', '.join(map(str, expected))}),"
                 f" got {tuple(x.shape)}"
             )
         if not torch.isfinite(x).all():
@@ -174,7 +175,9 @@ class ConvVAE(VAE):
         down: list[nn.Module] = []
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             down += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
-        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(64 * 2 * 2, dense_dim), nn.ReLU())
+        self.encoder = nn.Sequential(
+            *down, nn.Flatten(), nn.Linear(64 * 2 * 2, dense_dim), nn.ReLU()
+        )
         self.to_mu = nn.Linear(dense_dim, latent_dim)
         self.to_logvar = nn.Linear(dense_dim, latent_dim)
         up: list[nn.Module] = []
@@ -205,7 +208,10 @@ class Autoencoder(nn.Module):
     """
 
     def __init__(
-        self, latent_dim: int = 2, hidden_dim: int = 400, image_shape: tuple[int, int, int] = (1, 28, 28)
+        self,
+        latent_dim: int = 2,
+        hidden_dim: int = 400,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
     ):
         super().__init__()
         self.image_shape = tuple(image_shape)
@@ -218,7 +224,10 @@ class Autoencoder(nn.Module):
         }
         pixels = math.prod(self.image_shape)
         self.encoder = nn.Sequential(
-            nn.Flatten(), nn.Linear(pixels, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim)
+            nn.Flatten(),
+            nn.Linear(pixels, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, latent_dim),
         )
         self.decoder = nn.Sequential(
             nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, pixels)

@@ -1,4 +1,4 @@
-"""The figures chapters share. Each function draws on a new (or given) Axes and returns the Figure."""
+"""The figures chapters share: each draws on a new (or given) Axes and returns the Figure."""
 
 from __future__ import annotations
 
@@ -91,7 +91,9 @@ def latent_grid(n: int = 20, span: float = 0.95) -> Tensor:
 def plot_manifold(model: torch.nn.Module, n: int = 20, span: float = 0.95) -> Figure:
     """Decode a grid of 2-D codes: the learned data manifold of a 2-D latent VAE."""
     if model.latent_dim != 2:
-        raise ValueError(f"plot_manifold needs a 2-d latent space, the model has {model.latent_dim}")
+        raise ValueError(
+            f"plot_manifold needs a 2-d latent space, the model has {model.latent_dim}"
+        )
     device = next(model.parameters()).device
     model.eval()
     images = model.decode(latent_grid(n, span).to(device))
@@ -113,7 +115,12 @@ def plot_latent_means(
     """Posterior means of a data set in two latent dimensions, coloured by label."""
     device = next(model.parameters()).device
     model.eval()
-    mu = torch.cat([model.encode(images[i : i + 1000].to(device))[0].cpu() for i in range(0, len(images), 1000)])
+    mu = torch.cat(
+        [
+            model.encode(images[i : i + 1000].to(device))[0].cpu()
+            for i in range(0, len(images), 1000)
+        ]
+    )
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4.5))
     points = ax.scatter(mu[:, dims[0]], mu[:, dims[1]], c=labels.cpu(), cmap=cmap, s=3, alpha=0.7)
@@ -121,3 +128,44 @@ def plot_latent_means(
     ax.set_xlabel(f"$z_{dims[0] + 1}$")
     ax.set_ylabel(f"$z_{dims[1] + 1}$")
     return ax.figure
+
+
+def grid_to_pil(images: Tensor, ncols: int = 10, scale: int = 2):
+    """Tile images into one greyscale PIL image (what the GIF frames and PNG files hold)."""
+    from PIL import Image
+
+    grid = _to_grid(images, ncols).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+    picture = Image.fromarray(grid, mode="L")
+    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+
+
+def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
+    """Write PIL frames as a looping animated GIF, atomically."""
+    import io
+
+    from .checkpoint import atomic_write_bytes
+
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    buffer = io.BytesIO()
+    first, *rest = frames
+    first.save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=rest,
+        duration=int(seconds_per_frame * 1000),
+        loop=0,
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_figure(fig: Figure, path, dpi: int = 100) -> None:
+    """Save a matplotlib figure as PNG, atomically."""
+    import io
+
+    from .checkpoint import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())

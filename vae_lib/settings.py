@@ -2,7 +2,8 @@
 
 `make test` sets VAE_QUICK=1 so every notebook runs in seconds; `make book` leaves it unset
 and the book shows the real runs. Trained models are cached between chapters in
-$VAE_CACHE_DIR (the Makefile uses `.cache/models`, never committed; else ~/.cache/vae-book), one file per name and setting.
+$VAE_CACHE_DIR (the Makefile uses `.cache/models`, never committed; else ~/.cache/vae-book),
+one file per name and setting.
 """
 
 from __future__ import annotations

@@ -150,7 +150,12 @@ def fit(
                 bar.set_postfix(loss=f"{loss.item():.1f}")
         test = evaluate(model, test_x, beta=beta, binarize=binarize)
         record = EpochRecord(
-            epoch, running / n, test["loss"], test["recon"], test["kl"], time.perf_counter() - started
+            epoch,
+            running / n,
+            test["loss"],
+            test["recon"],
+            test["kl"],
+            time.perf_counter() - started,
         )
         history.append(record)
         if not quiet:
