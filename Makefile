@@ -12,7 +12,7 @@ export VAE_CACHE_DIR ?= $(CURDIR)/.cache/models
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test setup unit notebooks test-book browser lint benchmark clean
+.PHONY: book test setup chromium unit notebooks test-book browser lint benchmark clean
 
 ## book: build the HTML book with every notebook executed at full setting
 book: setup

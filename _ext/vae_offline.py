@@ -90,8 +90,28 @@ def copy_vendor(app: Sphinx, exception: Exception | None) -> None:
     logger.info(f"vae_offline: vendored JavaScript copied to {out}")
 
 
+def dedupe_inline_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """html-page-context: drop repeated inline scripts from the page.
+
+    sphinx-thebe 0.3 and sphinx-togglebutton register their inline settings once as filename
+    None and once as '' (Sphinx tells those apart), so the page declares ``const THEBE_JS_URL``
+    twice and the browser reports a SyntaxError on every page.
+    """
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen, kept = set(), []
+    for script in scripts:
+        key = (script.filename or "", script.priority, tuple(sorted(script.attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    scripts[:] = kept
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("vae_node_modules", "", "env")
     app.connect("builder-inited", _check_installed)
+    app.connect("html-page-context", dedupe_inline_scripts, priority=900)
     app.connect("build-finished", copy_vendor)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -3,15 +3,39 @@
 objectives  gaussian_kl, bernoulli/gaussian log-likelihoods, elbo, iwae_bound
 models      MLPVAE, ConvVAE, Autoencoder, build_model
 data        load_dataset (mnist, fashion-mnist, frey, digits)
-train       fit, evaluate
+train       fit, evaluate, fit_autoencoder
+derivation  sympy-checked derivation steps (assert_step, normal_expectation)
 checkpoint  save_checkpoint, load_checkpoint (atomic writes)
 plots       image grids, loss curves, reconstructions, manifolds, latent scatter
 settings    quick (tests) vs full (book) settings, cached trained models
+explore     interpolation (lerp, slerp), traversals, active units, inline GIFs
+recipes     train_vae / cached_vae: the runs the experiment chapters share
+widgets     latent explorers, live (ipywidgets) and static (HTML); import vae_lib.widgets
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, ImageData, load_dataset
+from .derivation import (
+    DerivationError,
+    StepCheck,
+    assert_chain,
+    assert_step,
+    check_step,
+    normal_expectation,
+    normal_pdf,
+)
 from .device import pick_device
+from .explore import (
+    active_units,
+    gif_bytes,
+    gif_html,
+    interpolate,
+    latent_activity,
+    latent_traversal,
+    lerp,
+    posterior_means,
+    slerp,
+)
 from .models import MLPVAE, Autoencoder, ConvVAE, build_model
 from .objectives import (
     ELBO,
@@ -29,32 +53,50 @@ from .plots import (
     plot_manifold,
     plot_reconstructions,
 )
+from .recipes import TrainedVAE, cached_vae, train_vae
 from .settings import cached_model, choose, is_quick
-from .train import EpochRecord, History, evaluate, fit
+from .train import EpochRecord, History, evaluate, fit, fit_autoencoder
 
 __all__ = [
     "ELBO",
+    "TrainedVAE",
     "Autoencoder",
     "CheckpointError",
     "ConvVAE",
     "DataError",
+    "DerivationError",
     "EpochRecord",
     "History",
     "ImageData",
     "MLPVAE",
+    "StepCheck",
+    "assert_chain",
+    "assert_step",
+    "check_step",
+    "fit_autoencoder",
+    "normal_expectation",
+    "normal_pdf",
     "bernoulli_log_likelihood",
+    "active_units",
     "build_model",
     "cached_model",
+    "cached_vae",
     "choose",
     "elbo",
     "evaluate",
     "fit",
     "gaussian_kl",
     "gaussian_log_likelihood",
+    "gif_bytes",
+    "gif_html",
     "image_grid",
+    "interpolate",
     "is_quick",
     "iwae_bound",
+    "latent_activity",
     "latent_grid",
+    "latent_traversal",
+    "lerp",
     "load_checkpoint",
     "load_dataset",
     "pick_device",
@@ -62,5 +104,8 @@ __all__ = [
     "plot_losses",
     "plot_manifold",
     "plot_reconstructions",
+    "posterior_means",
     "save_checkpoint",
+    "slerp",
+    "train_vae",
 ]

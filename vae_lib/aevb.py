@@ -355,6 +355,17 @@ def save_samples(model: MLPVAE, path: str | os.PathLike, n: int = 100, seed: int
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def command_line(args: Any, latent_dims: Sequence[int]) -> str:
+    """The full command that reproduces a run, every setting spelled out."""
+    return (
+        f"python -m vae_lib aevb --dataset {args.dataset}"
+        f" --latent-dims {' '.join(map(str, latent_dims))} --samples {int(args.samples)}"
+        f" --lr {args.lr} --seed {args.seed} --eval-train {args.eval_train}"
+        f" --eval-test {args.eval_test} --first {args.first} --per-decade {args.per_decade}"
+        f" --init-std {args.init_std} --threads {args.threads} --out {args.out}"
+    )
+
+
 def command(args: Any) -> int:
     """`python -m vae_lib aevb`: train one curve per latent size and write the results folder.
 
@@ -365,13 +376,15 @@ def command(args: Any) -> int:
     dataset = args.dataset
     setup = _setup(dataset)
     latent_dims = list(dict.fromkeys(args.latent_dims or setup.latent_dims))
-    lr = args.lr if args.lr is not None else 0.02
-    points = evaluation_points(args.samples, per_decade=args.per_decade, first=args.first)
+    lr = args.lr
+    if args.first > args.samples:
+        raise ValueError(f"--first ({args.first}) must not exceed --samples ({int(args.samples)})")
+    points = evaluation_points(int(args.samples), per_decade=args.per_decade, first=args.first)
     out = Path(args.out)
     data = load_data(dataset, args.eval_train, args.eval_test)
     manifest: dict[str, Any] = {
         "dataset": dataset,
-        "command": "python -m vae_lib " + " ".join(args.argv),
+        "command": command_line(args, latent_dims),
         "settings": {
             "hidden_dim": setup.hidden_dim,
             "activation": "tanh",

@@ -59,6 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    aevb = commands.add_parser("aevb", help="Kingma & Welling's Figure 2 curves as CSV files")
+    aevb.add_argument("--dataset", choices=("mnist", "frey"), required=True)
+    aevb.add_argument("--latent-dims", nargs="+", type=_number(int, 1, True, "latent dim"),
+                      help="default: the paper's (3 5 10 20 200 for mnist, 2 5 10 20 for frey)")
+    aevb.add_argument("--samples", type=_number(float, 100, True, "samples"), default=1e6,
+                      help="training samples per curve (e.g. 2e6)")
+    aevb.add_argument("--lr", type=_number(float, 0, False, "learning rate"), default=0.02,
+                      help="Adagrad global step size; the paper chose from 0.01, 0.02, 0.1")
+    aevb.add_argument("--seed", type=int, default=0)
+    aevb.add_argument("--eval-train", type=_number(int, 1, True, "eval-train"), default=5000)
+    aevb.add_argument("--eval-test", type=_number(int, 1, True, "eval-test"), default=5000)
+    aevb.add_argument("--first", type=_number(int, 100, True, "first"), default=1000,
+                      help="first evaluation point (samples)")
+    aevb.add_argument("--per-decade", type=_number(int, 1, True, "per-decade"), default=4)
+    aevb.add_argument("--init-std", type=_number(float, 0, False, "init std"), default=0.1)
+    aevb.add_argument("--threads", type=_number(int, 1, True, "threads"), default=1)
+    aevb.add_argument("--out", type=Path, default=Path("experiments/aevb"), help="output folder")
+    aevb.add_argument("--quiet", action="store_true", help="no line per finished curve")
     return parser
 
 
@@ -155,12 +173,19 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def aevb_command(args: argparse.Namespace) -> int:
+    from . import aevb
+
+    _writable_folder(args.out)
+    return aevb.command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError
 
     try:
         args = build_parser().parse_args(argv)
-        return {"train": train_command}[args.command](args)
+        return {"train": train_command, "aevb": aevb_command}[args.command](args)
     except (UsageError, DataError, ValueError) as err:
         print(f"vae_lib: error: {err}", file=sys.stderr)
         return 2

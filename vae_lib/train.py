@@ -176,3 +176,76 @@ def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float)
     if name not in optimizers:
         raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(optimizers)}")
     return optimizers[name](model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+@torch.no_grad()
+def _autoencoder_test_loss(model: nn.Module, images: Tensor, batch_size: int = 1000) -> float:
+    """Mean reconstruction loss (summed binary cross-entropy, nats per image) over a data set."""
+    device = next(model.parameters()).device
+    total = 0.0
+    for start in range(0, images.shape[0], batch_size):
+        total += model.loss(images[start : start + batch_size].to(device)).sum().item()
+    return total / images.shape[0]
+
+
+def fit_autoencoder(
+    model: nn.Module,
+    train: Tensor | tuple,
+    test: Tensor | tuple,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    quiet: bool = False,
+) -> History:
+    """Train a plain `Autoencoder` on reconstruction alone (its `loss(x)`, nats per image).
+
+    `fit` trains VAEs through the ELBO; a deterministic autoencoder has no KL term and no
+    sampling, so it gets this smaller loop, the same minibatch scheme with Adam. It exists for
+    `book/02_autoencoders.ipynb`, which sets the two kinds of model side by side. The history
+    has the same `EpochRecord` rows as `fit`'s (so `plot_losses` draws it), with the test loss
+    as `test_recon` and `test_kl` = 0. Runs with the same seed repeat exactly on the CPU.
+    """
+    import time
+
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not lr > 0:
+        raise ValueError(f"learning rate must be > 0, got {lr}")
+    if not callable(getattr(model, "loss", None)):
+        raise TypeError("fit_autoencoder needs a model with a loss(x) method, like Autoencoder")
+    train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
+    device = torch.device(device) if device is not None else pick_device()
+    generator = seed_everything(seed)
+    model.to(device).train()
+    train_x = train_x.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    n = train_x.shape[0]
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        order = torch.randperm(n, generator=generator).to(device)
+        running = 0.0
+        for step in range(math.ceil(n / batch_size)):
+            x = train_x[order[step * batch_size : (step + 1) * batch_size]]
+            loss = model.loss(x).mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, step {step}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            running += loss.item() * x.shape[0]
+        model.eval()
+        test_loss = _autoencoder_test_loss(model, test_x)
+        model.train()
+        record = EpochRecord(
+            epoch, running / n, test_loss, test_loss, 0.0, time.perf_counter() - started
+        )
+        history.append(record)
+        if not quiet:
+            tqdm.write(f"epoch {epoch}: train {record.train_loss:.2f}  test {test_loss:.2f} nats/image")
+    model.eval()
+    return history

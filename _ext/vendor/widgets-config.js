@@ -1,8 +1,8 @@
 // Loaded between require.js and embed-amd.js on pages with Jupyter widgets (see _ext/vae_offline.py).
-// embed-amd.js defines its modules by name; RequireJS derives each module's URL from its name, and
-// the bundled CSS finds its Font Awesome fonts next to that URL. Map every name to this folder, so
-// the fonts load from _vendor/html-manager/ and nothing is fetched from a CDN.
 (function () {
+  // 1. embed-amd.js defines its modules by name; RequireJS derives each module's URL from its name,
+  // and the bundled CSS finds its Font Awesome fonts next to that URL. Map every name to this
+  // folder, so the fonts load from _vendor/html-manager/ and nothing is fetched from a CDN.
   var here = document.currentScript.src.replace(/[^/]*$/, "");
   var dist = here + "html-manager/";
   var names = [
@@ -21,4 +21,25 @@
   window.require.config({ paths: paths });
   // Widget libraries that the bundle lacks would be looked up here, never on a CDN.
   document.currentScript.setAttribute("data-jupyter-widgets-cdn", here + "npm/");
+
+  // 2. The widgets typeset their labels with MathJax 2's MathJax.Hub.Queue; the book loads
+  // MathJax 3 (deferred, so it is there by DOMContentLoaded; widgets render on load). Give it
+  // the one call they make.
+  document.addEventListener("DOMContentLoaded", function () {
+    var mj = window.MathJax;
+    if (!mj || mj.Hub || !mj.startup || !mj.startup.promise) return;
+    mj.Hub = {
+      Queue: function () {
+        var jobs = Array.prototype.slice.call(arguments);
+        mj.startup.promise = mj.startup.promise.then(function () {
+          var elements = jobs
+            .filter(function (job) { return Array.isArray(job) && job[0] === "Typeset"; })
+            .map(function (job) { return job[2]; })
+            .filter(Boolean);
+          return elements.length ? mj.typesetPromise(elements) : null;
+        });
+        return mj.startup.promise;
+      },
+    };
+  });
 })();

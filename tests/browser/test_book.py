@@ -1,0 +1,270 @@
+"""Every page of the built book, read in Chromium with no network (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from .conftest import (
+    BRANCH,
+    REPO,
+    ROOT,
+    all_pages,
+    notebook_pages,
+    toc_pages,
+)
+
+# Pages that must show what the tests below check, so that a build which lost them fails.
+MATH_PAGES = ["book/04_kl_derivation.html", "book/05_elbo.html", "book/06_gaussian_kl.html"]
+EXPLORER_PAGES = ["book/10_latent_space.html"]  # the static latent explorer
+# What the Colab install cell (first cell, tagged remove-cell) contains; the HTML must not.
+INSTALL_CELL_MARKER = f"git+https://github.com/{REPO}"
+SLIDER_MODELS = {"IntSliderModel", "FloatSliderModel", "FloatLogSliderModel",
+                 "IntRangeSliderModel", "FloatRangeSliderModel", "SelectionSliderModel",
+                 "SelectionRangeSliderModel"}
+
+
+def _problems(visit) -> list[str]:
+    return (
+        [f"request left localhost: {u}" for u in visit.external]
+        + [f"failed request: {f}" for f in visit.failed]
+        + [f"console error: {e}" for e in visit.console_errors]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The build has every page of the table of contents.
+
+
+def test_every_toc_page_is_built(html_dir):
+    missing = [p for p in toc_pages() if not (html_dir / p).is_file()]
+    assert not missing, f"pages in _toc.yml with no HTML: {missing}"
+    built = {str(p.relative_to(html_dir)) for p in (html_dir / "book").glob("*.html")}
+    extra = built - set(toc_pages())
+    assert not extra, f"pages built but not in _toc.yml (not tested): {sorted(extra)}"
+
+
+def test_vendored_scripts_are_in_the_build(html_dir):
+    for path in ["_vendor/mathjax/tex-chtml.js", "_vendor/requirejs/require.js",
+                 "_vendor/widgets-config.js", "_vendor/html-manager/embed-amd.js"]:
+        assert (html_dir / path).is_file(), f"{path} missing from the build"
+    assert not (html_dir / "_static" / "_vendor").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Each page, in the browser.
+
+
+@pytest.mark.parametrize("name", all_pages())
+def test_page_loads_offline(visited, name):
+    """No request leaves localhost, none fails, the console shows no error."""
+    visit = visited(name)
+    problems = _problems(visit)
+    assert not problems, f"{name}:\n  " + "\n  ".join(problems)
+    assert Path(visit.facts["screenshot"]).is_file()
+
+
+@pytest.mark.parametrize("name", all_pages())
+def test_images_load(visited, name):
+    broken = [img["src"] for img in visited(name).facts["images"]
+              if not img["complete"] or img["width"] == 0]
+    assert not broken, f"{name}: images that did not load: {broken}"
+
+
+@pytest.mark.parametrize("name", toc_pages())
+def test_math_is_typeset(visited, name):
+    facts = visited(name).facts
+    assert facts["math_typeset"] == facts["math"], (
+        f"{name}: {facts['math'] - facts['math_typeset']} of {facts['math']} math elements "
+        "not typeset by MathJax"
+    )
+    for raw in ("$$", "\\begin{", "\\(", "\\["):
+        at = facts["text"].find(raw)
+        assert at < 0, f"{name}: raw TeX {raw!r} in the text: ...{facts['text'][at-60:at+60]}..."
+
+
+def test_math_pages_exist(visited):
+    without = [name for name in MATH_PAGES if visited(name).facts["mjx"] == 0]
+    assert not without, f"pages expected to show typeset math show none: {without}"
+
+
+@pytest.mark.parametrize("name", toc_pages())
+def test_widgets_draw(visited, name):
+    facts = visited(name).facts
+    if not facts["widget_views"]:
+        return
+    assert facts["widget_subareas"] >= facts["widget_views"], (
+        f"{name}: {facts['widget_views']} widget views, "
+        f"{facts['widget_subareas']} drawn"
+    )
+    models = set()
+    for state in facts["widget_state"]:
+        for model in json.loads(state)["state"].values():
+            models.add(model.get("model_name"))
+    if models & SLIDER_MODELS:
+        assert facts["sliders_visible"] > 0, f"{name}: slider widgets not drawn"
+
+
+def test_some_page_has_widgets(visited):
+    with_widgets = [n for n in toc_pages() if visited(n).facts["widget_views"]]
+    assert with_widgets, "no page of the book has ipywidgets output (expected at least one)"
+    with_sliders = [n for n in with_widgets if visited(n).facts["sliders_visible"]]
+    assert with_sliders, f"widget pages {with_widgets} draw no slider"
+
+
+@pytest.mark.parametrize("name", notebook_pages())
+def test_launch_buttons(visited, name):
+    facts = visited(name).facts
+    notebook = name.removesuffix(".html") + ".ipynb"
+    binder = f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=lab/tree/{notebook}"
+    colab = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{notebook}"
+    assert binder in facts["links"], f"{name}: no Binder link {binder}"
+    assert colab in facts["links"], f"{name}: no Colab link {colab}"
+    assert facts["launch_menu_visible"], f"{name}: the launch button is not shown"
+
+
+@pytest.mark.parametrize("name", notebook_pages())
+def test_install_cell_hidden(visited, name):
+    facts = visited(name).facts
+    assert INSTALL_CELL_MARKER not in facts["html"], (
+        f"{name}: the Colab install cell shows in the HTML (tag it remove-cell)"
+    )
+
+
+def test_bibliography(visited, html_dir):
+    bib = (ROOT / "references.bib").read_text()
+    keys = re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bib)
+    facts = visited("book/references.html").facts
+    entries = re.findall(r'class="citation"[^>]*role="doc-biblioentry"|role="doc-biblioentry"',
+                         facts["html"])
+    assert len(entries) == len(keys), f"{len(keys)} entries in references.bib, {len(entries)} shown"
+    assert "Kingma" in facts["text"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The static latent explorer (chapter 10): moving a slider changes the picture.
+
+
+def test_explorer_pages_exist(visited):
+    without = [n for n in EXPLORER_PAGES if not visited(n).facts["explorers"]]
+    assert not without, f"pages expected to hold a [data-vae-explorer] have none: {without}"
+
+
+# The picture may be an <img> (the sprite sheet, cropped), a <canvas>, or a CSS background.
+PICTURES = """el => Array.from(el.querySelectorAll("*")).filter(e =>
+    e.tagName === "IMG" || e.tagName === "CANVAS" ||
+    getComputedStyle(e).backgroundImage.startsWith("url("))"""
+HAS_PICTURE = f"""el => ({PICTURES})(el).some(e =>
+    e.tagName !== "IMG" || (e.complete && e.naturalWidth > 0))"""
+# What decides what a picture shows: its source, crop and position, or its pixels.
+PICTURE_STATE = f"""el => JSON.stringify(({PICTURES})(el).map(e => {{
+    const cs = getComputedStyle(e);
+    return [e.tagName, e.currentSrc || "", cs.objectPosition, cs.backgroundImage.length,
+            cs.backgroundPosition, cs.transform, cs.clipPath, cs.marginLeft, cs.marginTop,
+            cs.left, cs.top, cs.objectFit, e.getAttribute("width"), e.getAttribute("height"),
+            e.tagName === "CANVAS" ? e.toDataURL() : ""];
+}}))"""
+
+
+def _picture_shots(explorer) -> list[bytes]:
+    pictures = explorer.locator("img, canvas, *")
+    shots = []
+    for k in range(pictures.count()):
+        item = pictures.nth(k)
+        if item.evaluate(
+            "e => e.tagName === 'IMG' || e.tagName === 'CANVAS' ||"
+            " getComputedStyle(e).backgroundImage.startsWith('url(')"
+        ):
+            shots.append(item.screenshot())
+    return shots
+
+
+@pytest.mark.parametrize("name", toc_pages())
+def test_explorer_slider_changes_image(visited, open_page, name):
+    if not visited(name).facts["explorers"]:
+        return
+    page, visit = open_page(name)
+    try:
+        explorers = page.locator("[data-vae-explorer]")
+        for i in range(explorers.count()):
+            explorer = explorers.nth(i)
+            explorer.scroll_into_view_if_needed()
+            assert explorer.evaluate(HAS_PICTURE), f"{name}: explorer {i} shows no image"
+            sliders = explorer.locator("input[type=range]")
+            assert sliders.count(), f"{name}: explorer {i} has no range input"
+            for j in range(sliders.count()):
+                slider = sliders.nth(j)
+                assert slider.is_visible(), f"{name}: explorer {i} slider {j} hidden"
+                before_state = explorer.evaluate(PICTURE_STATE)
+                before_shots = _picture_shots(explorer)
+                before_cell = explorer.get_attribute("data-cell")
+                start = slider.input_value()
+                slider.focus()
+                page.keyboard.press("End")
+                if slider.input_value() == start:
+                    page.keyboard.press("Home")
+                assert slider.input_value() != start, f"{name}: slider {j} does not move"
+                page.wait_for_timeout(200)
+                after_state = explorer.evaluate(PICTURE_STATE)
+                after_shots = _picture_shots(explorer)
+                assert before_state != after_state and before_shots != after_shots, (
+                    f"{name}: moving slider {j} of explorer {i} left its image unchanged"
+                )
+                cell = explorer.get_attribute("data-cell")  # vae_lib.widgets' explorer has it
+                if cell is not None:
+                    assert cell != before_cell, f"{name}: data-cell stayed {cell}"
+        assert not _problems(visit), _problems(visit)
+    finally:
+        page.context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Links between pages resolve (files and #anchors), including citations to the bibliography.
+
+
+class _Anchors(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name"):
+            if attrs.get(key):
+                self.ids.add(attrs[key])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+
+def test_internal_links_resolve(html_dir):
+    parsed: dict[Path, _Anchors] = {}
+
+    def parse(path: Path) -> _Anchors:
+        if path not in parsed:
+            parser = _Anchors()
+            parser.feed(path.read_text(encoding="utf-8"))
+            parsed[path] = parser
+        return parsed[path]
+
+    broken = []
+    for name in all_pages():
+        page = html_dir / name
+        for href in parse(page).hrefs:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{name}: {href}")
+            elif parts.fragment and target.suffix == ".html":
+                if unquote(parts.fragment) not in parse(target).ids:
+                    broken.append(f"{name}: {href} (no such anchor)")
+    assert not broken, "broken links:\n  " + "\n  ".join(broken)

@@ -1,0 +1,170 @@
+"""The Kingma & Welling reproduction (vae_lib.aevb) and its `python -m vae_lib aevb` command."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from vae_lib import aevb, cli
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# -- bad input: one line on stderr, exit status 2 ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["aevb"], "--dataset"),
+        (["aevb", "--dataset", "cifar"], "invalid choice"),
+        (["aevb", "--dataset", "mnist", "--samples", "50"], "samples must be >= 100"),
+        (["aevb", "--dataset", "mnist", "--samples", "lots"], "samples must be a number"),
+        (["aevb", "--dataset", "mnist", "--lr", "0"], "learning rate must be > 0"),
+        (["aevb", "--dataset", "mnist", "--latent-dims", "3", "0"], "latent dim must be >= 1"),
+        (["aevb", "--dataset", "frey", "--threads", "0"], "threads must be >= 1"),
+        (["aevb", "--dataset", "frey", "--first", "50"], "first must be >= 100"),
+        (["aevb", "--dataset", "frey", "--init-std", "-1"], "init std must be > 0"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("vae_lib: error:") and message in err
+    assert err.count("\n") == 1
+
+
+def test_first_point_after_the_last_is_refused_before_loading_data(capsys, tmp_path, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("loaded data before checking the arguments")
+
+    monkeypatch.setattr(aevb, "load_data", no_data)
+    argv = ["aevb", "--dataset", "frey", "--samples", "1000", "--first", "5000"]
+    code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path))
+    assert code == 2 and "must not exceed --samples" in err and err.count("\n") == 1
+
+
+def test_unwritable_output_folder(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = run_cli(capsys, "aevb", "--dataset", "frey", "--out", str(blocker / "sub"))
+    assert code == 2 and "cannot write to output folder" in err and err.count("\n") == 1
+
+
+def test_divergence_is_reported_in_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(aevb, "load_data", lambda *a, **k: tiny_data())
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("the loss became nan after 300 samples; try a smaller step size")
+
+    monkeypatch.setattr(aevb, "run", diverge)
+    code, _, err = run_cli(capsys, "aevb", "--dataset", "frey", "--samples", "300",
+                           "--first", "100", "--out", str(tmp_path))
+    assert code == 2 and "N_z = 2" in err and "smaller step size" in err
+
+
+# -- the pieces ---------------------------------------------------------------------------------
+
+
+def tiny_data(n: int = 240) -> aevb.Data:
+    """Frey-shaped random images: enough for a few Adagrad steps in well under a second."""
+    g = torch.Generator().manual_seed(123)
+    base = torch.rand(1, 1, 28, 20, generator=g)
+    images = (base + 0.1 * torch.randn(n, 1, 28, 20, generator=g)).clamp(0, 1)
+    return aevb.Data(images, images[:100], images[-50:])
+
+
+def test_evaluation_points_are_log_spaced_batches():
+    points = aevb.evaluation_points(500_000, per_decade=4, first=1000)
+    assert points[0] == 1000 and points[-1] == 500_000
+    assert all(p % aevb.BATCH_SIZE == 0 for p in points)
+    assert all(b > a for a, b in zip(points, points[1:]))
+    ratios = [b / a for a, b in zip(points, points[1:-1])]
+    assert all(abs(math.log10(r) - 0.25) < 0.03 for r in ratios)
+    assert len(points) == 12  # 1e3 .. 3.2e5 is 11 points, then 5e5
+    with pytest.raises(ValueError):
+        aevb.evaluation_points(500, first=1000)
+
+
+def test_paper_init_draws_from_n_0_001():
+    model = aevb.paper_model("mnist", 20, seed=3)
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert abs(weights.std().item() - aevb.INIT_STD) < 0.002
+    assert abs(weights.mean().item()) < 0.002
+    assert all(p.detach().abs().sum() > 0 for p in model.parameters())  # biases too
+    again = aevb.paper_model("mnist", 20, seed=3)
+    other = aevb.paper_model("mnist", 20, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
+    assert not torch.equal(model.to_mu.weight, other.to_mu.weight)
+
+
+def test_paper_models_have_the_papers_shapes():
+    mnist = aevb.paper_model("mnist", 3)
+    frey = aevb.paper_model("frey", 2)
+    assert mnist.encoder[1].out_features == 500 and mnist.likelihood == "bernoulli"
+    assert isinstance(mnist.encoder[2], torch.nn.Tanh)
+    assert frey.encoder[1].out_features == 200 and frey.likelihood == "gaussian"
+    assert frey.image_shape == (1, 28, 20) and hasattr(frey, "to_pixel_logvar")
+    with pytest.raises(ValueError, match="mnist or frey"):
+        aevb.paper_model("digits", 2)
+
+
+def test_lower_bound_is_repeatable_and_noise_is_fixed_by_seed():
+    model = aevb.paper_model("frey", 2)
+    x = tiny_data().eval_train
+    assert aevb.lower_bound(model, x, seed=1) == aevb.lower_bound(model, x, seed=1)
+    assert aevb.lower_bound(model, x, seed=1) != aevb.lower_bound(model, x, seed=2)
+
+
+def test_training_is_deterministic_given_the_seed_and_improves_the_bound():
+    data = tiny_data()
+    points = [100, 500, 1500]
+    _, first = aevb.run("frey", 2, points, lr=0.01, seed=0, data=data)
+    _, again = aevb.run("frey", 2, points, lr=0.01, seed=0, data=data)
+    _, other = aevb.run("frey", 2, points, lr=0.01, seed=1, data=data)
+    strip = [(p.samples_seen, p.train_bound, p.test_bound) for p in first]
+    assert strip == [(p.samples_seen, p.train_bound, p.test_bound) for p in again]
+    assert strip != [(p.samples_seen, p.train_bound, p.test_bound) for p in other]
+    assert [p.samples_seen for p in first] == [100, 500, 1500]
+    assert first[-1].train_bound > first[0].train_bound + 50
+
+
+def test_weight_decay_is_the_n_0_i_prior():
+    assert aevb.weight_decay_for(60_000) == pytest.approx(1 / 60_000)
+
+
+def test_curve_csv_round_trip_and_bad_header(tmp_path):
+    curve = [aevb.CurvePoint(1000, -200.25, -199.5, 3.0), aevb.CurvePoint(1800, -180.0, -179.0, 5.5)]
+    path = tmp_path / "c.csv"
+    path.write_text(aevb.curve_csv(curve))
+    assert aevb.read_curve(path) == curve
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="expected columns"):
+        aevb.read_curve(path)
+
+
+def test_command_writes_curves_samples_and_manifest(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(aevb, "load_data", lambda *a, **k: tiny_data())
+    code, out, err = run_cli(capsys, "aevb", "--dataset", "frey", "--latent-dims", "2", "3",
+                             "--samples", "400", "--first", "100", "--lr", "0.01",
+                             "--out", str(tmp_path))
+    assert code == 0, err
+    assert "frey N_z=2" in out and "frey N_z=3" in out
+    for nz in (2, 3):
+        curve = aevb.read_curve(tmp_path / f"frey_nz{nz}.csv")
+        assert [p.samples_seen for p in curve] == [100, 200, 300, 400]
+        assert (tmp_path / f"frey_nz{nz}_samples.png").stat().st_size > 100
+    manifest = json.loads((tmp_path / "frey_manifest.json").read_text())
+    assert manifest["settings"]["lr"] == 0.01 and manifest["settings"]["optimizer"] == "adagrad"
+    assert manifest["settings"]["weight_decay"] == pytest.approx(1 / 240)
+    assert manifest["runs"]["3"]["finished"] is True
+    assert manifest["command"].startswith("python -m vae_lib aevb --dataset frey --latent-dims 2 3")
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files

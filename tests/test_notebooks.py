@@ -1,0 +1,91 @@
+"""The chapter notebooks follow CONTRIBUTING.md: Colab install cell first and hidden, no outputs.
+
+The book build and nbval execute the notebooks, so stored outputs would only be stale copies;
+the first cell installs vae_lib where it is missing (Colab) and is tagged `remove-cell` so the
+HTML does not show it (tests/browser checks the built pages too).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+INSTALL_URL = "git+https://github.com/vae-book/vae-book"
+
+
+def _ids(paths):
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks under {BOOK}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_first_cell_installs_vae_lib_and_is_hidden(path):
+    cells = _load(path)["cells"]
+    assert cells, f"{path.name} has no cells"
+    first = cells[0]
+    assert first["cell_type"] == "code", (
+        f"{path.name}: the first cell must be the Colab install cell (CONTRIBUTING.md), "
+        f"not a {first['cell_type']} cell"
+    )
+    source = _source(first)
+    assert "import vae_lib" in source and INSTALL_URL in source, (
+        f"{path.name}: the first cell must try `import vae_lib` and pip-install {INSTALL_URL}"
+    )
+    tags = first.get("metadata", {}).get("tags", [])
+    assert "remove-cell" in tags, f"{path.name}: the install cell must be tagged remove-cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_no_stored_outputs(path):
+    dirty = [
+        i
+        for i, cell in enumerate(_load(path)["cells"])
+        if cell["cell_type"] == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: cells {dirty} have stored outputs or an execution_count; "
+        "clear them (e.g. `jupyter nbconvert --clear-output --inplace`)"
+    )
+
+
+def test_every_notebook_is_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    files = set()
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.add(entry["file"])
+            walk(entry.get("chapters"))
+            walk(entry.get("sections"))
+
+    data = yaml.safe_load(toc)
+    files.add(data["root"])
+    for part in data.get("parts", []):
+        walk(part.get("chapters"))
+    walk(data.get("chapters"))
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in NOTEBOOKS
+        if str(p.relative_to(ROOT).with_suffix("")) not in files
+    ]
+    assert not missing, f"notebooks not in _toc.yml (the book would skip them): {missing}"
