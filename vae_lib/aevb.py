@@ -327,6 +327,50 @@ def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
     return [CurvePoint(int(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows[1:]]
 
 
+def load_results(
+    folder: str | os.PathLike, dataset: str
+) -> tuple[dict[str, Any], dict[int, list[CurvePoint]]]:
+    """A results folder's manifest for `dataset` and its curves, keyed by latent size.
+
+    Only the runs the manifest marks as finished are read, in the order they were run.
+    """
+    folder = Path(folder)
+    path = folder / f"{dataset}_manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no results for {dataset} in {folder} (looked for {path.name})")
+    manifest = json.loads(path.read_text())
+    curves = {
+        int(nz): read_curve(folder / run["csv"])
+        for nz, run in manifest["runs"].items()
+        if run.get("finished")
+    }
+    return manifest, curves
+
+
+def plot_curves(curves: dict[int, Sequence[CurvePoint]], title: str = "", ax: Any = None) -> Any:
+    """Figure 2 of the paper: train (solid) and test (dashed) bound against samples, log axis.
+
+    One colour per latent size; returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    colours = plt.get_cmap("viridis")
+    for i, (nz, curve) in enumerate(sorted(curves.items())):
+        colour = colours(i / max(len(curves) - 1, 1))
+        seen = [p.samples_seen for p in curve]
+        ax.plot(seen, [p.train_bound for p in curve], color=colour, label=f"$N_z$ = {nz}")
+        ax.plot(seen, [p.test_bound for p in curve], color=colour, linestyle="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples evaluated")
+    ax.set_ylabel("lower bound per datapoint (nats)")
+    ax.set_title(title + " (solid: train, dashed: test)" if title else "solid: train, dashed: test")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
 def machine_description() -> dict[str, Any]:
     """CPU model, core count and library versions, for the provenance of a results folder."""
     cpu = platform.processor() or platform.machine()
