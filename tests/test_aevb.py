@@ -97,8 +97,8 @@ def test_evaluation_points_are_log_spaced_batches():
 def test_paper_init_draws_from_n_0_001():
     model = aevb.paper_model("mnist", 20, seed=3)
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert abs(weights.std().item() - aevb.INIT_STD) < 0.002
-    assert abs(weights.mean().item()) < 0.002
+    assert abs(weights.std().item() / aevb.INIT_STD - 1) < 0.02
+    assert abs(weights.mean().item()) < 0.02 * aevb.INIT_STD
     assert all(p.detach().abs().sum() > 0 for p in model.parameters())  # biases too
     again = aevb.paper_model("mnist", 20, seed=3)
     other = aevb.paper_model("mnist", 20, seed=4)

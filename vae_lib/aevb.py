@@ -38,7 +38,9 @@ from .objectives import gaussian_kl
 
 BATCH_SIZE = 100  # M in the paper
 STEP_SIZES = (0.01, 0.02, 0.1)  # the Adagrad global step sizes the paper chose from
-INIT_STD = 0.1  # "N(0, 0.01)": we read 0.01 as the variance, so the standard deviation is 0.1
+# "N(0, 0.01)": read as a standard deviation of 0.01 (numpy's normal(0, 0.01) convention). Read
+# as a variance (std 0.1), Frey Face's 2-d manifold comes out noisy and nearly one-dimensional.
+INIT_STD = 0.01
 CSV_COLUMNS = ("samples_seen", "train_bound", "test_bound", "wall_seconds")
 
 

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     aevb.add_argument("--first", type=_number(int, 100, True, "first"), default=1000,
                       help="first evaluation point (samples)")
     aevb.add_argument("--per-decade", type=_number(int, 1, True, "per-decade"), default=4)
-    aevb.add_argument("--init-std", type=_number(float, 0, False, "init std"), default=0.1)
+    aevb.add_argument("--init-std", type=_number(float, 0, False, "init std"), default=0.01)
     aevb.add_argument("--threads", type=_number(int, 1, True, "threads"), default=1)
     aevb.add_argument("--out", type=Path, default=Path("experiments/aevb"), help="output folder")
     aevb.add_argument("--quiet", action="store_true", help="no line per finished curve")
