@@ -13,7 +13,8 @@ from vae_lib.derivation import canonical
 z = sp.Symbol("z", real=True)
 p_x = sp.Symbol("p_x", positive=True)
 q, prior, lik, joint, post = (
-    sp.Function(name, positive=True)(z) for name in ("q", "p_z", "p_x_given_z", "p_zx", "p_z_given_x")
+    sp.Function(name, positive=True)(z)
+    for name in ("q", "p_z", "p_x_given_z", "p_zx", "p_z_given_x")
 )
 BAYES = {post: joint / p_x}
 NORMALISED = {sp.Integral(q, (z, -sp.oo, sp.oo)): 1}

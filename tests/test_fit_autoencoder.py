@@ -9,7 +9,8 @@ import vae_lib
 
 @pytest.fixture(scope="module")
 def digits():
-    return vae_lib.load_dataset("digits", "train").images, vae_lib.load_dataset("digits", "test").images
+    train = vae_lib.load_dataset("digits", "train").images
+    return train, vae_lib.load_dataset("digits", "test").images
 
 
 def small_autoencoder():

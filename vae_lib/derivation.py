@@ -12,7 +12,7 @@ the message says what is left over.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import sympy as sp
@@ -54,7 +54,8 @@ def _split_integral(integral: sp.Integral) -> sp.Expr:
     total = sp.Integer(0)
     for term in sp.Add.make_args(sp.expand(integral.function)):
         constant, rest = term.as_independent(*variables, as_Add=False)
-        total += constant * (sp.Integral(rest, *integral.limits) if rest != 1 else _measure(integral))
+        piece = _measure(integral) if rest == 1 else sp.Integral(rest, *integral.limits)
+        total += constant * piece
     return total
 
 
@@ -124,7 +125,9 @@ def assert_chain(
     if labels is None:
         labels = [f"line {i} = line {i + 1}" for i in range(len(lines) - 1)]
     if len(labels) != len(lines) - 1:
-        raise ValueError(f"{len(lines)} lines make {len(lines) - 1} steps, got {len(labels)} labels")
+        raise ValueError(
+            f"{len(lines)} lines make {len(lines) - 1} steps, got {len(labels)} labels"
+        )
     return [
         assert_step(a, b, label, rules)
         for a, b, label in zip(lines[:-1], lines[1:], labels, strict=True)
@@ -139,7 +142,7 @@ def normal_pdf(x: sp.Expr, mean: sp.Expr, var: sp.Expr) -> sp.Expr:
 _U = sp.Dummy("u", real=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _standard_normal_moment(k: int) -> sp.Expr:
     """E[u^k] for u ~ N(0, 1), by sympy's own integration: 1, 0, 1, 0, 3, ..."""
     return sp.integrate(_U**k * normal_pdf(_U, 0, 1), (_U, -sp.oo, sp.oo))

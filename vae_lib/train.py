@@ -246,6 +246,8 @@ def fit_autoencoder(
         )
         history.append(record)
         if not quiet:
-            tqdm.write(f"epoch {epoch}: train {record.train_loss:.2f}  test {test_loss:.2f} nats/image")
+            tqdm.write(
+                f"epoch {epoch}: train {record.train_loss:.2f}  test {test_loss:.2f} nats/image"
+            )
     model.eval()
     return history
