@@ -9,10 +9,11 @@ NPM_STAMP := node_modules/.installed
 HTML      := _build/html
 TEST_OUT  := _build/test
 export VAE_CACHE_DIR ?= $(CURDIR)/.cache/models
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# The test steps run one torch thread per process: steadier timings on small shared machines.
+QUICK := VAE_QUICK=1 OMP_NUM_THREADS=1
 
-.PHONY: book test setup chromium unit notebooks test-book browser lint benchmark clean
+.PHONY: book test setup chromium unit notebooks test-book browser lint benchmark pin clean
 
 ## book: build the HTML book with every notebook executed at full setting
 book: setup
@@ -45,19 +46,23 @@ lint:
 	$(BIN)/ruff check .
 
 unit:
-	VAE_QUICK=1 $(BIN)/pytest -q tests --ignore=tests/browser
+	$(QUICK) $(BIN)/pytest -q tests --ignore=tests/browser
 
 notebooks:
-	VAE_QUICK=1 $(BIN)/pytest -q --nbval-lax --nbval-current-env book
+	$(QUICK) $(BIN)/pytest -q --nbval-lax --nbval-current-env book
 
 test-book:
-	VAE_QUICK=1 $(BIN)/jupyter-book build . --path-output $(TEST_OUT) -n -W --keep-going
+	$(QUICK) $(BIN)/jupyter-book build . --path-output $(TEST_OUT) -n -W --keep-going
 
 browser:
 	BOOK_HTML=$(TEST_OUT)/_build/html $(BIN)/pytest -q tests/browser
 
 benchmark: setup
 	$(BIN)/python benchmarks/fit_vs_dataloader.py
+
+## pin: store the outputs of the `# NBVAL_CHECK_OUTPUT` cells (and only those) for nbval
+pin: setup
+	$(QUICK) $(BIN)/python scripts/pin_outputs.py book/*.ipynb
 
 clean:
 	rm -rf _build .cache/models

@@ -1,8 +1,11 @@
-"""The chapter notebooks follow CONTRIBUTING.md: Colab install cell first and hidden, no outputs.
+"""The chapter notebooks follow CONTRIBUTING.md: Colab install cell first and hidden, no outputs
+except the pinned ones.
 
-The book build and nbval execute the notebooks, so stored outputs would only be stale copies;
-the first cell installs vae_lib where it is missing (Colab) and is tagged `remove-cell` so the
-HTML does not show it (tests/browser checks the built pages too).
+The book build and nbval execute the notebooks, so stored outputs would only be stale copies.
+The exception is a cell marked `# NBVAL_CHECK_OUTPUT`: nbval compares its fresh output with the
+stored one, so it must be stored executed, with text output (`make pin` writes them). The first
+cell installs vae_lib where it is missing (Colab) and is tagged `remove-cell` so the HTML does
+not show it (tests/browser checks the built pages too).
 """
 
 from __future__ import annotations
@@ -53,18 +56,40 @@ def test_first_cell_installs_vae_lib_and_is_hidden(path):
     assert "remove-cell" in tags, f"{path.name}: the install cell must be tagged remove-cell"
 
 
+def _pinned(cell: dict) -> bool:
+    return cell["cell_type"] == "code" and _source(cell).lstrip().startswith("# NBVAL_CHECK_OUTPUT")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_no_stored_outputs(path):
+def test_only_pinned_cells_store_outputs(path):
+    cells = _load(path)["cells"]
     dirty = [
         i
-        for i, cell in enumerate(_load(path)["cells"])
+        for i, cell in enumerate(cells)
         if cell["cell_type"] == "code"
+        and not _pinned(cell)
         and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
         f"{path.name}: cells {dirty} have stored outputs or an execution_count; "
-        "clear them (e.g. `jupyter nbconvert --clear-output --inplace`)"
+        "clear them (`make pin` stores only the pinned cells)"
     )
+    unpinned = [
+        i
+        for i, cell in enumerate(cells)
+        if _pinned(cell) and (not cell.get("outputs") or cell.get("execution_count") is None)
+    ]
+    assert not unpinned, (
+        f"{path.name}: # NBVAL_CHECK_OUTPUT cells {unpinned} have no stored output, so nbval"
+        " would compare nothing; run `make pin`"
+    )
+    images = [
+        i
+        for i, cell in enumerate(cells)
+        for out in cell.get("outputs", [])
+        if set(out.get("data", {})) - {"text/plain", "text/latex"}
+    ]
+    assert not images, f"{path.name}: cells {images} store images or HTML; pinned output is text"
 
 
 def test_every_notebook_is_in_the_toc():

@@ -90,7 +90,7 @@ def train_vae(
     else:
         raise ValueError(f"model must be 'mlp' or 'conv', got {model!r}")
     track_x = train_x[:track_size]
-    originals = test_x[:frames] if frames else None
+    originals = test_x[:frames].clone() if frames else None  # clone: not the whole storage
     train_terms: list[dict[str, float]] = []
     recon_frames: list[Tensor] = []
 
