@@ -41,6 +41,7 @@ def text_only(output):
 
 def pin(path: Path) -> int:
     notebook = nbformat.read(path, as_version=4)
+    metadata = dict(notebook.metadata)  # execution rewrites language_info; keep the stored one
     resources = {"metadata": {"path": str(path.parent)}}
     NotebookClient(notebook, timeout=-1, record_timing=False, resources=resources).execute()
     pinned = 0
@@ -54,7 +55,7 @@ def pin(path: Path) -> int:
         else:
             cell.outputs = []
             cell.execution_count = None
-    notebook.metadata.pop("widgets", None)
+    notebook.metadata = nbformat.from_dict(metadata)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".ipynb.tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         nbformat.write(notebook, f)
