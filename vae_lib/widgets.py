@@ -254,6 +254,7 @@ def static_explorer_html(
         raise ValueError(f"scale must be >= 1, got {scale}")
     values = explorer_values(n, span, grid)
     sheet = sprite_sheet(model, values, dims, base)
+    shown = [round(v, 4) + 0.0 for v in values.tolist()]  # + 0.0 turns -0.0 into 0.0
     buffer = io.BytesIO()
     Image.fromarray(sheet.numpy(), mode="L").save(buffer, format="PNG", optimize=True)
     sprite = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -261,7 +262,7 @@ def static_explorer_html(
     cw, ch = w * scale, h * scale
     i0 = j0 = n // 2
     label0, label1 = f"z{dims[0] + 1}", f"z{dims[1] + 1}"
-    v0, v1 = f"{values[i0].item():.2f}", f"{values[j0].item():.2f}"
+    v0, v1 = f"{shown[i0]:.2f}", f"{shown[j0]:.2f}"
     uid = element_id or f"vae-explorer-{uuid.uuid4().hex[:12]}"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", uid):
         raise ValueError(f"element_id must be letters, digits, '-' or '_', got {uid!r}")
@@ -284,7 +285,7 @@ def static_explorer_html(
         v0=v0,
         v1=v1,
         aria=f"decoded image at {label0} = {v0}, {label1} = {v1}",
-        values=json.dumps([round(v, 4) for v in values.tolist()]),
+        values=json.dumps(shown),
     )
 
 
