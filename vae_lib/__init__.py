@@ -11,6 +11,8 @@ settings    quick (tests) vs full (book) settings, cached trained models
 explore     interpolation (lerp, slerp), traversals, active units, inline GIFs
 recipes     train_vae / cached_vae: the runs the experiment chapters share
 widgets     latent explorers, live (ipywidgets) and static (HTML); import vae_lib.widgets
+aevb        Kingma & Welling's experiments (Figure 2 curves, `python -m vae_lib aevb`);
+            import vae_lib.aevb
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint

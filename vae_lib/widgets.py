@@ -92,21 +92,23 @@ class LatentExplorer(widgets.HBox):
             raise ValueError(f"span must be > 0, got {span}")
         self.model = model.eval()
         self.scale = scale
+        # One column of sliders up to 10 units, two narrower ones beyond (fits a book page).
+        columns = 1 if latent <= 10 else 2
+        width = "320px" if columns == 1 else "250px"
         self.sliders = [
             widgets.FloatSlider(
                 value=float(start_code[j].clamp(-span, span)), min=-span, max=span, step=step,
                 description=f"z{j + 1}", continuous_update=True, readout_format=".2f",
-                layout=widgets.Layout(width="320px"),
+                layout=widgets.Layout(width=width),
             )
             for j in range(latent)
         ]
         self.image = widgets.Image(format="png", value=decode_png(model, self.code(), scale))
         for slider in self.sliders:
             slider.observe(self._redraw, names="value")
-        columns = 1 if latent <= 10 else 2
         panel = widgets.GridBox(
             self.sliders,
-            layout=widgets.Layout(grid_template_columns=f"repeat({columns}, 330px)"),
+            layout=widgets.Layout(grid_template_columns=f"repeat({columns}, {width})"),
         )
         super().__init__([self.image, panel], layout=widgets.Layout(align_items="center"))
 
