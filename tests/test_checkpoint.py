@@ -47,3 +47,13 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]  # no temp file left behind
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    path = tmp_path / "notes.txt"
+    atomic_write_text(path, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
