@@ -115,12 +115,7 @@ def fit(
     """
     import time
 
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not lr > 0:
-        raise ValueError(f"learning rate must be > 0, got {lr}")
+    _check_settings(epochs, batch_size, lr)
     train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
     device = torch.device(device) if device is not None else pick_device()
     generator = seed_everything(seed)
@@ -128,30 +123,18 @@ def fit(
     train_x = train_x.to(device)
     opt = _make_optimizer(optimizer, model, lr, weight_decay)
     history = History()
-    n = train_x.shape[0]
-    steps = math.ceil(n / batch_size)
+
+    def batch_loss(x: Tensor) -> Tensor:
+        return -elbo(model, _binarize(x) if binarize else x, beta).total.mean()
+
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
-        running = 0.0
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", disable=quiet, leave=False)
-        for step in bar:
-            x = train_x[order[step * batch_size : (step + 1) * batch_size]]
-            if binarize:
-                x = _binarize(x)
-            loss = -elbo(model, x, beta).total.mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running += loss.item() * x.shape[0]
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{loss.item():.1f}")
+        desc = f"epoch {epoch}/{epochs}"
+        train_loss = _train_epoch(opt, train_x, batch_size, generator, batch_loss, desc, quiet)
         test = evaluate(model, test_x, beta=beta, binarize=binarize)
         record = EpochRecord(
             epoch,
-            running / n,
+            train_loss,
             test["loss"],
             test["recon"],
             test["kl"],
@@ -169,6 +152,47 @@ def fit(
             on_epoch(record, model)
     model.eval()
     return history
+
+
+def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not lr > 0:
+        raise ValueError(f"learning rate must be > 0, got {lr}")
+
+
+def _train_epoch(
+    opt: torch.optim.Optimizer,
+    train_x: Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    batch_loss: Callable[[Tensor], Tensor],
+    desc: str,
+    quiet: bool,
+) -> float:
+    """One pass over a reshuffled on-device tensor; returns the mean loss per image.
+
+    The shared inner loop of `fit` and `fit_autoencoder`: slicing minibatches out of one tensor
+    is what makes it faster than a DataLoader.
+    """
+    n = train_x.shape[0]
+    order = torch.randperm(n, generator=generator).to(train_x.device)
+    running = 0.0
+    bar = tqdm(range(math.ceil(n / batch_size)), desc=desc, disable=quiet, leave=False)
+    for step in bar:
+        x = train_x[order[step * batch_size : (step + 1) * batch_size]]
+        loss = batch_loss(x)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at {desc}, step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running += loss.item() * x.shape[0]
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.1f}")
+    return running / n
 
 
 def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float):
@@ -209,12 +233,7 @@ def fit_autoencoder(
     """
     import time
 
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not lr > 0:
-        raise ValueError(f"learning rate must be > 0, got {lr}")
+    _check_settings(epochs, batch_size, lr)
     if not callable(getattr(model, "loss", None)):
         raise TypeError("fit_autoencoder needs a model with a loss(x) method, like Autoencoder")
     train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
@@ -224,25 +243,17 @@ def fit_autoencoder(
     train_x = train_x.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
-    n = train_x.shape[0]
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
-        running = 0.0
-        for step in range(math.ceil(n / batch_size)):
-            x = train_x[order[step * batch_size : (step + 1) * batch_size]]
-            loss = model.loss(x).mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running += loss.item() * x.shape[0]
+        desc = f"epoch {epoch}/{epochs}"
+        train_loss = _train_epoch(
+            opt, train_x, batch_size, generator, lambda x: model.loss(x).mean(), desc, quiet
+        )
         model.eval()
         test_loss = _autoencoder_test_loss(model, test_x)
         model.train()
         record = EpochRecord(
-            epoch, running / n, test_loss, test_loss, 0.0, time.perf_counter() - started
+            epoch, train_loss, test_loss, test_loss, 0.0, time.perf_counter() - started
         )
         history.append(record)
         if not quiet:
