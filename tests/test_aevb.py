@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from vae_lib import aevb, cli
+from vae_lib.aevb import runner as aevb_command
+from vae_lib.aevb.config import AEVBConfig
+
+RESULTS = Path(__file__).parent.parent / "experiments" / "aevb"
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -27,11 +32,11 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["aevb", "--dataset", "cifar"], "invalid choice"),
         (["aevb", "--dataset", "mnist", "--samples", "50"], "samples must be >= 100"),
         (["aevb", "--dataset", "mnist", "--samples", "lots"], "samples must be a number"),
-        (["aevb", "--dataset", "mnist", "--lr", "0"], "learning rate must be > 0"),
-        (["aevb", "--dataset", "mnist", "--latent-dims", "3", "0"], "latent dim must be >= 1"),
+        (["aevb", "--dataset", "mnist", "--lr", "0"], "--lr must be > 0"),
+        (["aevb", "--dataset", "mnist", "--latent-dims", "3", "0"], "--latent-dims must be >= 1"),
         (["aevb", "--dataset", "frey", "--threads", "0"], "threads must be >= 1"),
         (["aevb", "--dataset", "frey", "--first", "50"], "first must be >= 100"),
-        (["aevb", "--dataset", "frey", "--init-std", "-1"], "init std must be > 0"),
+        (["aevb", "--dataset", "frey", "--init-std", "-1"], "--init-std must be > 0"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
@@ -46,7 +51,7 @@ def test_first_point_after_the_last_is_refused_before_loading_data(capsys, tmp_p
     def no_data(*args, **kwargs):
         raise AssertionError("loaded data before checking the arguments")
 
-    monkeypatch.setattr(aevb, "load_data", no_data)
+    monkeypatch.setattr(aevb_command, "load_data", no_data)
     argv = ["aevb", "--dataset", "frey", "--samples", "1000", "--first", "5000"]
     code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path))
     assert code == 2 and "must not exceed --samples" in err and err.count("\n") == 1
@@ -60,12 +65,12 @@ def test_unwritable_output_folder(capsys, tmp_path):
 
 
 def test_divergence_is_reported_in_one_line(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(aevb, "load_data", lambda *a, **k: tiny_data())
+    monkeypatch.setattr(aevb_command, "load_data", lambda *a, **k: tiny_data())
 
     def diverge(*args, **kwargs):
         raise FloatingPointError("the loss became nan after 300 samples; try a smaller step size")
 
-    monkeypatch.setattr(aevb, "run", diverge)
+    monkeypatch.setattr(aevb_command, "run", diverge)
     code, _, err = run_cli(capsys, "aevb", "--dataset", "frey", "--samples", "300",
                            "--first", "100", "--out", str(tmp_path))
     assert code == 2 and "N_z = 2" in err and "smaller step size" in err
@@ -83,43 +88,43 @@ def tiny_data(n: int = 200) -> aevb.Data:
 
 
 def test_evaluation_points_are_log_spaced_batches():
-    points = aevb.evaluation_points(500_000, per_decade=4, first=1000)
+    points = aevb.evaluation_points(AEVBConfig(samples=500_000, per_decade=4, first=1000))
     assert points[0] == 1000 and points[-1] == 500_000
     assert all(p % aevb.BATCH_SIZE == 0 for p in points)
     assert all(b > a for a, b in zip(points, points[1:], strict=False))
     ratios = [b / a for a, b in zip(points[:-2], points[1:-1], strict=True)]
     assert all(abs(math.log10(r) - 0.25) < 0.03 for r in ratios)
     assert len(points) == 12  # 1e3 .. 3.2e5 is 11 points, then 5e5
-    with pytest.raises(ValueError):
-        aevb.evaluation_points(500, first=1000)
+    with pytest.raises(ValueError, match="must not exceed"):
+        AEVBConfig(samples=500, first=1000)
 
 
 def test_paper_init_draws_from_n_0_001():
-    model = aevb.paper_model("mnist", 20, seed=3)
+    model = aevb.paper_model(AEVBConfig("mnist", seed=3), 20)
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert abs(weights.std().item() / aevb.INIT_STD - 1) < 0.02
     assert abs(weights.mean().item()) < 0.02 * aevb.INIT_STD
     assert all(p.detach().abs().sum() > 0 for p in model.parameters())  # biases too
-    again = aevb.paper_model("mnist", 20, seed=3)
-    other = aevb.paper_model("mnist", 20, seed=4)
+    again = aevb.paper_model(AEVBConfig("mnist", seed=3), 20)
+    other = aevb.paper_model(AEVBConfig("mnist", seed=4), 20)
     pairs = zip(model.parameters(), again.parameters(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
     assert not torch.equal(model.to_mu.weight, other.to_mu.weight)
 
 
 def test_paper_models_have_the_papers_shapes():
-    mnist = aevb.paper_model("mnist", 3)
-    frey = aevb.paper_model("frey", 2)
+    mnist = aevb.paper_model(AEVBConfig("mnist"), 3)
+    frey = aevb.paper_model(AEVBConfig("frey"), 2)
     assert mnist.encoder[1].out_features == 500 and mnist.likelihood == "bernoulli"
     assert isinstance(mnist.encoder[2], torch.nn.Tanh)
     assert frey.encoder[1].out_features == 200 and frey.likelihood == "gaussian"
     assert frey.image_shape == (1, 28, 20) and hasattr(frey, "to_pixel_logvar")
-    with pytest.raises(ValueError, match="mnist or frey"):
-        aevb.paper_model("digits", 2)
+    with pytest.raises(ValueError, match="--dataset must be one of mnist, frey"):
+        AEVBConfig("digits")
 
 
 def test_lower_bound_is_repeatable_and_noise_is_fixed_by_seed():
-    model = aevb.paper_model("frey", 2)
+    model = aevb.paper_model(AEVBConfig("frey"), 2)
     x = tiny_data().eval_train
     assert aevb.lower_bound(model, x, seed=1) == aevb.lower_bound(model, x, seed=1)
     assert aevb.lower_bound(model, x, seed=1) != aevb.lower_bound(model, x, seed=2)
@@ -128,9 +133,9 @@ def test_lower_bound_is_repeatable_and_noise_is_fixed_by_seed():
 def test_training_is_deterministic_given_the_seed_and_improves_the_bound():
     data = tiny_data()
     points = [100, 500, 1500]
-    _, first = aevb.run("frey", 2, points, lr=0.01, seed=0, data=data)
-    _, again = aevb.run("frey", 2, points, lr=0.01, seed=0, data=data)
-    _, other = aevb.run("frey", 2, points, lr=0.01, seed=1, data=data)
+    _, first = aevb.run(AEVBConfig("frey", seed=0), 2, points, data=data)
+    _, again = aevb.run(AEVBConfig("frey", seed=0), 2, points, data=data)
+    _, other = aevb.run(AEVBConfig("frey", seed=1), 2, points, data=data)
     strip = [(p.samples_seen, p.train_bound, p.test_bound) for p in first]
     assert strip == [(p.samples_seen, p.train_bound, p.test_bound) for p in again]
     assert strip != [(p.samples_seen, p.train_bound, p.test_bound) for p in other]
@@ -138,8 +143,12 @@ def test_training_is_deterministic_given_the_seed_and_improves_the_bound():
     assert first[-1].train_bound > first[0].train_bound + 50
 
 
-def test_weight_decay_is_the_n_0_i_prior():
-    assert aevb.weight_decay_for(60_000) == pytest.approx(1 / 60_000)
+def test_the_committed_manifests_give_back_their_own_command():
+    for dataset in ("mnist", "frey"):
+        manifest, _ = aevb.load_results(RESULTS, dataset)
+        config = aevb.config_from_manifest(manifest)
+        assert config.command("experiments/aevb") == manifest["command"]
+        assert aevb.evaluation_points(config) == manifest["settings"]["eval_points"]
 
 
 def test_curve_csv_round_trip_and_bad_header(tmp_path):
@@ -148,7 +157,7 @@ def test_curve_csv_round_trip_and_bad_header(tmp_path):
         aevb.CurvePoint(1800, -180.0, -179.0, 5.5),
     ]
     path = tmp_path / "c.csv"
-    path.write_text(aevb.curve_csv(curve))
+    path.write_text(aevb.results.curve_csv(curve))
     assert aevb.read_curve(path) == curve
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="expected columns"):
@@ -156,7 +165,7 @@ def test_curve_csv_round_trip_and_bad_header(tmp_path):
 
 
 def test_command_writes_curves_samples_and_manifest(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(aevb, "load_data", lambda *a, **k: tiny_data())
+    monkeypatch.setattr(aevb_command, "load_data", lambda *a, **k: tiny_data())
     code, out, err = run_cli(capsys, "aevb", "--dataset", "frey", "--latent-dims", "2", "3",
                              "--samples", "400", "--first", "100", "--lr", "0.01",
                              "--out", str(tmp_path))

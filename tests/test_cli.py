@@ -45,10 +45,10 @@ def test_a_short_run_writes_history_plots_gif_and_checkpoint(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-e", "-1"], "epochs must be >= 0"),
-        (["-n", "0"], "latent dim must be >= 1"),
-        (["-b", "0"], "batch size must be >= 1"),
-        (["-lr", "-0.001"], "learning rate must be > 0"),
+        (["-e", "-1"], "--epochs must be >= 0"),
+        (["-n", "0"], "--latent-dim must be >= 1"),
+        (["-b", "0"], "--batch-size must be >= 1"),
+        (["-lr", "-0.001"], "--learning-rate must be > 0"),
         (["--model", "resnet"], "invalid choice"),
         (["--dataset", "cifar"], "invalid choice"),
         (["--frobnicate"], "unrecognized arguments"),
@@ -66,5 +66,5 @@ def test_bad_input_through_the_real_entry_point():
     done = run_cli("train", "-n", "0")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "vae_lib: error: argument -n/--latent-dim: latent dim must be >= 1, got 0"
+        "vae_lib: error: --latent-dim must be >= 1, got 0"
     ]

@@ -10,7 +10,8 @@ from PIL import Image
 from torch import nn
 
 import vae_lib
-from vae_lib.explore import gif_bytes, gif_html, lerp, slerp
+from vae_lib.display import gif_bytes, gif_html
+from vae_lib.explore import lerp, slerp
 
 
 def _angle(a: torch.Tensor, b: torch.Tensor) -> float:

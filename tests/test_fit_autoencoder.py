@@ -1,4 +1,4 @@
-"""fit_autoencoder: it lowers the reconstruction loss, reports it correctly, and repeats."""
+"""fit on the plain Autoencoder: it lowers the reconstruction loss, reports it right, repeats."""
 
 import pytest
 import torch
@@ -20,7 +20,7 @@ def small_autoencoder():
 def test_training_lowers_the_loss_below_the_mean_image(digits):
     train, test = digits
     model = small_autoencoder()
-    history = vae_lib.fit_autoencoder(model, train, test, epochs=8, batch_size=64, quiet=True)
+    history = vae_lib.fit(model, train, test, epochs=8, batch_size=64, quiet=True)
     assert len(history) == 8
     assert history[-1].test_loss < history[0].test_loss
     # An independent yardstick: predicting every test image by the mean training image.
@@ -32,7 +32,7 @@ def test_training_lowers_the_loss_below_the_mean_image(digits):
 def test_reported_test_loss_is_the_summed_cross_entropy(digits):
     train, test = digits
     model = small_autoencoder()
-    history = vae_lib.fit_autoencoder(model, train, test, epochs=1, quiet=True)
+    history = vae_lib.fit(model, train, test, epochs=1, quiet=True)
     with torch.no_grad():
         recon = model(test)
     expected = F.binary_cross_entropy(recon, test, reduction="sum").item() / len(test)
@@ -47,7 +47,7 @@ def test_seeded_runs_repeat_exactly(digits):
     for _ in range(2):
         torch.manual_seed(0)
         model = small_autoencoder()
-        history = vae_lib.fit_autoencoder(model, train, test[:50], epochs=2, seed=5, quiet=True)
+        history = vae_lib.fit(model, train, test[:50], epochs=2, seed=5, quiet=True)
         runs.append((history.column("train_loss"), model.encoder[1].weight.detach().clone()))
     assert runs[0][0] == runs[1][0]
     assert torch.equal(runs[0][1], runs[1][1])
@@ -56,8 +56,8 @@ def test_seeded_runs_repeat_exactly(digits):
 def test_bad_arguments_are_refused(digits):
     train, test = digits
     with pytest.raises(ValueError, match="epochs"):
-        vae_lib.fit_autoencoder(small_autoencoder(), train, test, epochs=-1)
+        vae_lib.fit(small_autoencoder(), train, test, epochs=-1)
     with pytest.raises(ValueError, match="learning rate"):
-        vae_lib.fit_autoencoder(small_autoencoder(), train, test, lr=0)
-    with pytest.raises(TypeError, match="loss"):
-        vae_lib.fit_autoencoder(torch.nn.Linear(2, 2), train, test)
+        vae_lib.fit(small_autoencoder(), train, test, lr=0)
+    with pytest.raises(TypeError, match="objective"):
+        vae_lib.fit(torch.nn.Linear(2, 2), train, test)

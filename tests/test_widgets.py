@@ -12,7 +12,8 @@ from PIL import Image
 from scipy.stats import norm
 
 import vae_lib
-from vae_lib.widgets import latent_explorer, static_explorer_html
+from vae_lib.display import static_explorer_html
+from vae_lib.widgets import LatentExplorer
 
 
 def _model(latent_dim: int) -> vae_lib.MLPVAE:
@@ -42,14 +43,14 @@ def _png_pixels(data: bytes) -> np.ndarray:
 
 def test_live_explorer_has_one_slider_per_unit_for_any_size():
     for latent in (2, 5, 20):
-        explorer = latent_explorer(_model(latent))
+        explorer = LatentExplorer(_model(latent))
         assert len(explorer.sliders) == latent
         assert all(s.min == -3 and s.max == 3 for s in explorer.sliders)
 
 
 def test_live_explorer_redraws_when_a_slider_moves():
     model = _model(3)
-    explorer = latent_explorer(model, scale=2)
+    explorer = LatentExplorer(model, scale=2)
     first = explorer.image.value
     np.testing.assert_array_equal(_png_pixels(first)[::2, ::2], _reference_pixels(model, [0, 0, 0]))
 
@@ -74,11 +75,11 @@ def test_live_explorer_redraws_when_a_slider_moves():
 
 def test_live_explorer_starts_from_a_given_code():
     model = _model(2)
-    explorer = latent_explorer(model, start=[0.5, -1.0], scale=1)
+    explorer = LatentExplorer(model, start=[0.5, -1.0], scale=1)
     expected = _reference_pixels(model, [0.5, -1])
     np.testing.assert_array_equal(_png_pixels(explorer.image.value), expected)
     with pytest.raises(ValueError, match="entries"):
-        latent_explorer(model, start=[0.0, 0.0, 0.0])
+        LatentExplorer(model, start=[0.0, 0.0, 0.0])
 
 
 # -- the static explorer ----------------------------------------------------------------------
@@ -197,7 +198,7 @@ def test_two_static_explorers_do_not_clash():
 
 
 def test_table_html_escapes_and_checks_widths():
-    from vae_lib.widgets import table_html
+    from vae_lib.display import table_html
 
     html = table_html(["model", "loss"], [["MLP <20>", "105.4"], ["conv", "98.7"]], caption="a & b")
     tree = _parse(html)

@@ -1,113 +1,65 @@
 """vae_lib: the small PyTorch library every chapter of the vae-book imports.
 
-objectives  gaussian_kl, bernoulli/gaussian log-likelihoods, elbo, iwae_bound
-models      MLPVAE, ConvVAE, Autoencoder, build_model
-data        load_dataset (mnist, fashion-mnist, frey, digits)
-train       fit, evaluate, fit_autoencoder
-derivation  sympy-checked derivation steps (assert_step, normal_expectation)
-checkpoint  save_checkpoint, load_checkpoint (atomic writes)
-plots       image grids, loss curves, reconstructions, manifolds, latent scatter
-settings    quick (tests) vs full (book) settings, cached trained models
-explore     interpolation (lerp, slerp), traversals, active units, inline GIFs
-recipes     train_vae / cached_vae: the runs the experiment chapters share
-widgets     latent explorers, live (ipywidgets) and static (HTML); import vae_lib.widgets
-aevb        Kingma & Welling's experiments (Figure 2 curves, `python -m vae_lib aevb`);
-            import vae_lib.aevb
+config       VAEConfig: one chapter run's settings; everything else derives from it
+models       VAE, MLPVAE, ConvVAE, Autoencoder and build_model, the one model builder
+objectives   gaussian_kl, likelihoods, elbo, log_weights, iwae_bound
+data         load_dataset (mnist, fashion-mnist, frey, digits)
+device       pick_device, model_device, torch_threads: where tensors live, how many threads
+train        fit (any model with an objective), evaluate
+runs         choose / is_quick (quick vs full), cached_model, cached_vae: the runs chapters share
+checkpoint   save_checkpoint, load_checkpoint (atomic writes, weights only)
+explore      latent maths: interpolation, grids, traversals, posterior means, active units
+plots        figures (loads matplotlib)           derivation  sympy-checked steps (loads sympy)
+display      HTML tables, inline GIFs, the static explorer    widgets  the live ipywidgets explorer
+aevb         Kingma & Welling's Figure 2 experiment (`python -m vae_lib aevb`)
+cli          `python -m vae_lib train | aevb`
+
+`import vae_lib` loads torch only: each name below is imported from its module on first use, so
+plotting, sympy and ipywidgets load when a chapter first needs them.
 """
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import DataError, ImageData, load_dataset
-from .derivation import (
-    DerivationError,
-    StepCheck,
-    assert_chain,
-    assert_step,
-    check_step,
-    normal_expectation,
-    normal_pdf,
-)
-from .device import pick_device
-from .explore import (
-    active_units,
-    gif_bytes,
-    gif_html,
-    interpolate,
-    latent_activity,
-    latent_traversal,
-    lerp,
-    posterior_means,
-    slerp,
-)
-from .models import MLPVAE, Autoencoder, ConvVAE, build_model
-from .objectives import (
-    ELBO,
-    bernoulli_log_likelihood,
-    elbo,
-    gaussian_kl,
-    gaussian_log_likelihood,
-    iwae_bound,
-)
-from .plots import (
-    image_grid,
-    latent_grid,
-    plot_latent_means,
-    plot_losses,
-    plot_manifold,
-    plot_reconstructions,
-)
-from .recipes import TrainedVAE, cached_vae, train_vae
-from .settings import cached_model, choose, is_quick
-from .train import EpochRecord, History, evaluate, fit, fit_autoencoder
+from __future__ import annotations
 
-__all__ = [
-    "ELBO",
-    "TrainedVAE",
-    "Autoencoder",
-    "CheckpointError",
-    "ConvVAE",
-    "DataError",
-    "DerivationError",
-    "EpochRecord",
-    "History",
-    "ImageData",
-    "MLPVAE",
-    "StepCheck",
-    "assert_chain",
-    "assert_step",
-    "check_step",
-    "fit_autoencoder",
-    "normal_expectation",
-    "normal_pdf",
-    "bernoulli_log_likelihood",
-    "active_units",
-    "build_model",
-    "cached_model",
-    "cached_vae",
-    "choose",
-    "elbo",
-    "evaluate",
-    "fit",
-    "gaussian_kl",
-    "gaussian_log_likelihood",
-    "gif_bytes",
-    "gif_html",
-    "image_grid",
-    "interpolate",
-    "is_quick",
-    "iwae_bound",
-    "latent_activity",
-    "latent_grid",
-    "latent_traversal",
-    "lerp",
-    "load_checkpoint",
-    "load_dataset",
-    "pick_device",
-    "plot_latent_means",
-    "plot_losses",
-    "plot_manifold",
-    "plot_reconstructions",
-    "posterior_means",
-    "save_checkpoint",
-    "slerp",
-    "train_vae",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "checkpoint": ["CheckpointError", "load_checkpoint", "save_checkpoint"],
+    "config": ["VAEConfig"],
+    "data": ["DataError", "ImageData", "load_dataset"],
+    "derivation": ["DerivationError", "StepCheck", "assert_chain", "assert_step", "check_step",
+                   "normal_expectation", "normal_pdf"],
+    "device": ["model_device", "pick_device", "torch_threads"],
+    "display": ["gif_html", "static_explorer_html", "table_html"],
+    "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
+                "latent_traversal", "lerp", "posterior_means", "slerp"],
+    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "build_model"],
+    "objectives": ["ELBO", "bernoulli_log_likelihood", "elbo", "gaussian_kl",
+                   "gaussian_log_likelihood", "iwae_bound", "log_weights"],
+    "plots": ["image_grid", "plot_latent_means", "plot_losses", "plot_manifold",
+              "plot_reconstructions"],
+    "runs": ["TrainedVAE", "cached_model", "cached_vae", "choose", "is_quick", "train_vae"],
+    "train": ["EpochRecord", "History", "evaluate", "fit"],
+    "widgets": ["LatentExplorer"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = {"aevb", "checkpoint", "cli", "config", "data", "derivation", "device", "display",
+               "explore", "models", "objectives", "plots", "runs", "train", "widgets"}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a name's module on first use (PEP 562) and remember the name."""
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'vae_lib' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

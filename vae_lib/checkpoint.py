@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .device import pick_device
 from .models import build_model
 
 
@@ -28,7 +29,10 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to a temp file beside `path`, then rename it over `path`."""
+    """Write bytes to a temp file beside `path`, then rename it over `path`.
+
+    Every file the library writes goes through here (`python -m vae_lib`, `book/12_aevb.ipynb`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -45,11 +49,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """`atomic_write_bytes` for UTF-8 text (CSV files, manifests)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
-    """Save weights, config and any extra JSON-like data (a history, say) atomically."""
+    """Save weights, config and any extra JSON-like data (a history, say) atomically.
+
+    Used by the run cache of chapters 8-13 and by `python -m vae_lib train`.
+    """
     import io
 
     buffer = io.BytesIO()
@@ -62,14 +70,20 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> 
 
 
 def load_checkpoint(
-    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+    path: str | os.PathLike, map_location: str | torch.device | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model a checkpoint describes and load its weights; returns (model, extras)."""
+    """Rebuild the model a checkpoint describes and load its weights; returns (model, extras).
+
+    The model lands on `map_location`, `pick_device()` unless given, like every model the
+    library returns. Only tensors and plain data are read (`weights_only=True`): a checkpoint
+    cannot run code when loaded. Used by the run cache of chapters 8-13.
+    """
     path = Path(path)
+    map_location = pick_device() if map_location is None else torch.device(map_location)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or corrupt?):"

@@ -15,6 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 DATASETS = ("mnist", "fashion-mnist", "frey", "digits")
+# The decoder each data set gets: grey values near 0 or 1 suit a Bernoulli, Frey Face's real
+# values a Gaussian (Kingma & Welling, Appendix C; `book/12_aevb.ipynb`).
+LIKELIHOOD = {"mnist": "bernoulli", "fashion-mnist": "bernoulli", "frey": "gaussian",
+              "digits": "bernoulli"}
 SPLITS = ("train", "test")
 FREY_TEST_SIZE = 200  # Frey Face ships as one block of 1965 frames; we hold the last 200 out.
 DIGITS_TEST_SIZE = 297  # scikit-learn's 1797 digits: 1500 to train on, 297 to test.

@@ -1,23 +1,19 @@
-"""Walking around a trained VAE's latent space: interpolation, traversals, active units, GIFs.
+"""Walking around a trained VAE's latent space: interpolation, grids, traversals, active units.
 
 Chapter 10 (`book/10_latent_space.ipynb`) interpolates between digits, chapter 11
-(`book/11_beta_vae.ipynb`) draws traversals and counts active units, and chapter 9
-(`book/09_conv_vae.ipynb`) shows training as an animation. They live here so the chapters stay
-short and the tests in `tests/test_explore.py` can check them against hand-made cases.
+(`book/11_beta_vae.ipynb`) draws traversals and counts active units. They live here so the
+chapters stay short and the tests in `tests/test_explore.py` can check them against hand-made
+cases. This is the latent-space maths only; pictures are in `plots`, HTML in `display`.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+from .device import model_device
 
 
 def _as_times(t: float | Sequence[float] | Tensor) -> tuple[Tensor, bool]:
@@ -37,7 +33,10 @@ def _check_pair(z0: Tensor, z1: Tensor) -> None:
 
 
 def lerp(z0: Tensor, z1: Tensor, t: float | Sequence[float] | Tensor) -> Tensor:
-    """Straight-line interpolation (1 - t) z0 + t z1: one row per t, or one code for a number t."""
+    """Straight-line interpolation (1 - t) z0 + t z1: one row per t, or one code for a number t.
+
+    Explained in `book/10_latent_space.ipynb`.
+    """
     _check_pair(z0, z1)
     times, scalar = _as_times(t)
     times = times.to(z0.device, z0.dtype).unsqueeze(1)
@@ -54,6 +53,7 @@ def slerp(z0: Tensor, z1: Tensor, t: float | Sequence[float] | Tensor, eps: floa
     slerp(t) = sin((1 - t) w) / sin(w) z0 + sin(t w) / sin(w) z1, with w the angle between the
     codes, turns at constant speed and keeps the norm when both ends share it. When the codes are
     (anti)parallel the angle gives no plane to turn in, and we fall back to the straight line.
+    Explained in `book/10_latent_space.ipynb`.
     """
     _check_pair(z0, z1)
     times, scalar = _as_times(t)
@@ -69,7 +69,10 @@ def slerp(z0: Tensor, z1: Tensor, t: float | Sequence[float] | Tensor, eps: floa
 
 
 def interpolate(z0: Tensor, z1: Tensor, steps: int = 10, method: str = "linear") -> Tensor:
-    """`steps` codes from z0 to z1 inclusive, along a straight line or a great circle ('slerp')."""
+    """`steps` codes from z0 to z1 inclusive, along a straight line or a great circle ('slerp').
+
+    Explained in `book/10_latent_space.ipynb`.
+    """
     if steps < 2:
         raise ValueError(f"steps must be >= 2 to include both ends, got {steps}")
     paths = {"linear": lerp, "slerp": slerp}
@@ -80,16 +83,54 @@ def interpolate(z0: Tensor, z1: Tensor, steps: int = 10, method: str = "linear")
 
 @torch.no_grad()
 def posterior_means(model: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """E_q[z | x] = mu(x) for every image, in batches; shape (n, latent_dim), on the CPU."""
+    """E_q[z | x] = mu(x) for every image, in batches; shape (n, latent_dim), on the CPU.
+
+    For a plain `Autoencoder`, whose encoder returns one code, that code. Explained in
+    `book/10_latent_space.ipynb`.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     was_training = model.training
     model.eval()
-    device = _device(model)
-    means = [
-        model.encode(images[i : i + batch_size].to(device))[0].cpu()
-        for i in range(0, images.shape[0], batch_size)
-    ]
+    device = model_device(model)
+    means = []
+    for i in range(0, images.shape[0], batch_size):
+        code = model.encode(images[i : i + batch_size].to(device))
+        means.append((code[0] if isinstance(code, tuple) else code).cpu())
     model.train(was_training)
     return torch.cat(means)
+
+
+def axis_values(n: int = 21, span: float = 3.0, grid: str = "uniform") -> Tensor:
+    """The n values a latent axis takes in a grid of codes, ascending.
+
+    'uniform': evenly spaced over [-span, span]. 'icdf': the prior's quantiles at evenly spaced
+    probabilities (Kingma & Welling's Figure 4 grid), denser where the prior puts its mass;
+    `span` is then the probability mass covered (e.g. 0.95). Explained in
+    `book/10_latent_space.ipynb`.
+    """
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    if grid == "uniform":
+        return torch.linspace(-span, span, n)
+    if grid == "icdf":
+        if not 0 < span < 1:
+            raise ValueError(f"with grid='icdf', span is a probability mass in (0, 1), got {span}")
+        probs = torch.linspace((1 - span) / 2, (1 + span) / 2, n, dtype=torch.float64)
+        return torch.distributions.Normal(0.0, 1.0).icdf(probs).float()
+    raise ValueError(f"grid must be 'uniform' or 'icdf', got {grid!r}")
+
+
+def latent_grid(n: int = 20, span: float = 0.95) -> Tensor:
+    """An n x n grid of 2-D codes through the prior's inverse CDF (Kingma & Welling, Fig. 4).
+
+    The axes are `axis_values(n, span, 'icdf')`, so the grid covers the prior's mass evenly.
+    Rows run from high z2 (top) to low, columns from low z1 (left) to high, as in an ordinary
+    plot. Explained in `book/10_latent_space.ipynb`.
+    """
+    values = axis_values(n, span, "icdf")
+    z1, z2 = torch.meshgrid(values, values.flip(0), indexing="xy")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
 
 
 def latent_activity(model: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
@@ -97,7 +138,8 @@ def latent_activity(model: nn.Module, images: Tensor, batch_size: int = 1000) ->
 
     A unit whose posterior mean hardly moves from image to image carries no information about
     the image: the KL term has pushed q(z_j | x) onto the prior for every x. The variance is the
-    population one (divided by n), over the images given.
+    population one (divided by n), over the images given. Explained in
+    `book/11_beta_vae.ipynb`.
     """
     means = posterior_means(model, images, batch_size).double()
     return means.var(dim=0, unbiased=False).float()
@@ -106,7 +148,10 @@ def latent_activity(model: nn.Module, images: Tensor, batch_size: int = 1000) ->
 def active_units(
     model: nn.Module, images: Tensor, threshold: float = 0.01, batch_size: int = 1000
 ) -> int:
-    """How many latent units are active, A_j > threshold (Burda et al. use 0.01)."""
+    """How many latent units are active, A_j > threshold (Burda et al. use 0.01).
+
+    Explained in `book/11_beta_vae.ipynb`.
+    """
     return int((latent_activity(model, images, batch_size) > threshold).sum())
 
 
@@ -122,7 +167,7 @@ def latent_traversal(
     Row r starts from `base` (the prior mean 0 unless given: a posterior mean shows the changes
     around a real image) and sets unit dims[r] to each of `values` in turn, the others held
     fixed. If a unit is disentangled, its row changes one property of the image; if it is
-    inactive, the row does not change at all.
+    inactive, the row does not change at all. Explained in `book/11_beta_vae.ipynb`.
     """
     latent = model.latent_dim
     dims = list(range(latent)) if dims is None else [int(d) for d in dims]
@@ -138,36 +183,6 @@ def latent_traversal(
         codes[row, :, d] = values
     was_training = model.training
     model.eval()
-    images = model.decode(codes.reshape(-1, latent).to(_device(model))).cpu()
+    images = model.decode(codes.reshape(-1, latent).to(model_device(model))).cpu()
     model.train(was_training)
     return images.reshape(len(dims), len(values), *images.shape[1:])
-
-
-def gif_bytes(frames: Sequence, seconds_per_frame: float = 0.5) -> bytes:
-    """Encode PIL frames as a looping animated GIF, in memory.
-
-    Chapters show the GIF inline (see `gif_html`) instead of writing a file next to the
-    notebook, so running a chapter never leaves generated files in the repository.
-    """
-    if not frames:
-        raise ValueError("gif_bytes needs at least one frame")
-    buffer = io.BytesIO()
-    first, *rest = frames
-    first.save(
-        buffer, format="GIF", save_all=True, append_images=rest,
-        duration=int(seconds_per_frame * 1000), loop=0,
-    )
-    return buffer.getvalue()
-
-
-def gif_html(frames: Sequence, seconds_per_frame: float = 0.5, alt: str = "animation",
-             width: int | None = None) -> str:
-    """An `<img>` holding the GIF as a data URI: the built page carries it, no file needed."""
-    from html import escape
-
-    encoded = base64.b64encode(gif_bytes(frames, seconds_per_frame)).decode("ascii")
-    size = f' width="{int(width)}"' if width else ""
-    return (
-        f'<img src="data:image/gif;base64,{encoded}" alt="{escape(alt)}"{size}'
-        ' style="image-rendering: pixelated;">'
-    )

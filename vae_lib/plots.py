@@ -1,4 +1,7 @@
-"""The figures chapters share: each draws on a new (or given) Axes and returns the Figure."""
+"""The figures chapters share: each draws on a new (or given) Axes and returns the Figure.
+
+Importing this module loads matplotlib, so `import vae_lib` defers it until a plot is drawn.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,9 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
+
+from .device import model_device
+from .explore import latent_grid, posterior_means
 
 
 def _to_grid(images: Tensor, ncols: int, pad: int = 1) -> Tensor:
@@ -29,7 +35,7 @@ def _to_grid(images: Tensor, ncols: int, pad: int = 1) -> Tensor:
 def image_grid(
     images: Tensor, ncols: int = 10, title: str | None = None, ax: plt.Axes | None = None
 ) -> Figure:
-    """Show a batch of images as one grid."""
+    """Show a batch of images as one grid (used from `book/02_autoencoders.ipynb` on)."""
     grid = _to_grid(images, ncols)
     if ax is None:
         aspect = grid.shape[0] / grid.shape[1]
@@ -44,7 +50,7 @@ def image_grid(
 def plot_losses(
     history: Sequence, keys: Sequence[str] = ("train_loss", "test_loss"), ax: plt.Axes | None = None
 ) -> Figure:
-    """Loss curves (nats per image) against epochs from a `fit` history."""
+    """Loss curves (nats per image) against epochs from a `fit` history (`book/09_conv_vae`)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     epochs = [r.epoch for r in history]
@@ -59,9 +65,11 @@ def plot_losses(
 
 @torch.no_grad()
 def plot_reconstructions(model: torch.nn.Module, images: Tensor, n: int = 10) -> Figure:
-    """Originals (top row) above their reconstructions through the posterior mean (bottom row)."""
-    device = next(model.parameters()).device
-    x = images[:n].to(device)
+    """Originals (top row) above their reconstructions through the posterior mean (bottom row).
+
+    Explained in `book/08_training.ipynb`.
+    """
+    x = images[:n].to(model_device(model))
     model.eval()
     mu, _ = model.encode(x)
     recon = model.decode(mu)
@@ -74,36 +82,24 @@ def plot_reconstructions(model: torch.nn.Module, images: Tensor, n: int = 10) ->
     return fig
 
 
-def latent_grid(n: int = 20, span: float = 0.95) -> Tensor:
-    """An n x n grid of 2-D codes through the prior's inverse CDF (Kingma & Welling, Fig. 4).
-
-    Equally spaced probabilities in (1-span)/2 .. (1+span)/2 are mapped through the standard
-    normal quantile function, so the grid covers the prior's mass evenly. Rows run from high
-    z2 (top) to low, columns from low z1 (left) to high, as in an ordinary plot.
-    """
-    probs = torch.linspace((1 - span) / 2, (1 + span) / 2, n, dtype=torch.float64)
-    values = torch.distributions.Normal(0.0, 1.0).icdf(probs).float()
-    z1, z2 = torch.meshgrid(values, values.flip(0), indexing="xy")
-    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
-
-
 @torch.no_grad()
 def plot_manifold(model: torch.nn.Module, n: int = 20, span: float = 0.95) -> Figure:
-    """Decode a grid of 2-D codes: the learned data manifold of a 2-D latent VAE."""
+    """Decode a grid of 2-D codes: the learned data manifold of a 2-D latent VAE.
+
+    The grid is `latent_grid(n, span)`; explained in `book/10_latent_space.ipynb`.
+    """
     if model.latent_dim != 2:
         raise ValueError(
             f"plot_manifold needs a 2-d latent space, the model has {model.latent_dim}"
         )
-    device = next(model.parameters()).device
     model.eval()
-    images = model.decode(latent_grid(n, span).to(device))
+    images = model.decode(latent_grid(n, span).to(model_device(model)))
     h, w = images.shape[-2:]
     fig, ax = plt.subplots(figsize=(6, 6 * h / w))
     image_grid(images, ncols=n, ax=ax)
     return fig
 
 
-@torch.no_grad()
 def plot_latent_means(
     model: torch.nn.Module,
     images: Tensor,
@@ -112,15 +108,11 @@ def plot_latent_means(
     ax: plt.Axes | None = None,
     cmap: str = "tab10",
 ) -> Figure:
-    """Posterior means of a data set in two latent dimensions, coloured by label."""
-    device = next(model.parameters()).device
-    model.eval()
-    mu = torch.cat(
-        [
-            model.encode(images[i : i + 1000].to(device))[0].cpu()
-            for i in range(0, len(images), 1000)
-        ]
-    )
+    """Posterior means of a data set in two latent dimensions, coloured by label.
+
+    Explained in `book/10_latent_space.ipynb`; works for the plain autoencoder's codes too.
+    """
+    mu = posterior_means(model, images)
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4.5))
     points = ax.scatter(mu[:, dims[0]], mu[:, dims[1]], c=labels.cpu(), cmap=cmap, s=3, alpha=0.7)
@@ -131,7 +123,10 @@ def plot_latent_means(
 
 
 def grid_to_pil(images: Tensor, ncols: int = 10, scale: int = 2):
-    """Tile images into one greyscale PIL image (what the GIF frames and PNG files hold)."""
+    """Tile images into one greyscale PIL image (what the GIF frames and PNG files hold).
+
+    Used for the animation of `book/09_conv_vae.ipynb`.
+    """
     from PIL import Image
 
     grid = _to_grid(images, ncols).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
@@ -140,28 +135,15 @@ def grid_to_pil(images: Tensor, ncols: int = 10, scale: int = 2):
 
 
 def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
-    """Write PIL frames as a looping animated GIF, atomically."""
-    import io
-
+    """Write PIL frames as a looping animated GIF, atomically (`python -m vae_lib train`)."""
     from .checkpoint import atomic_write_bytes
+    from .display.html import gif_bytes
 
-    if not frames:
-        raise ValueError("save_gif needs at least one frame")
-    buffer = io.BytesIO()
-    first, *rest = frames
-    first.save(
-        buffer,
-        format="GIF",
-        save_all=True,
-        append_images=rest,
-        duration=int(seconds_per_frame * 1000),
-        loop=0,
-    )
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, gif_bytes(frames, seconds_per_frame))
 
 
 def save_figure(fig: Figure, path, dpi: int = 100) -> None:
-    """Save a matplotlib figure as PNG, atomically."""
+    """Save a matplotlib figure as PNG, atomically (`python -m vae_lib train`)."""
     import io
 
     from .checkpoint import atomic_write_bytes

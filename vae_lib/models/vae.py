@@ -1,4 +1,4 @@
-"""The book's models: an MLP VAE, the notes' convolutional VAE, and a plain autoencoder.
+"""The book's VAEs: an MLP VAE and the notes' convolutional VAE.
 
 Every VAE here shares one interface (`encode`, `reparameterize`, `decode`, `forward`,
 `sample`, `log_likelihood`), so objectives, training and plots never ask which one they hold.
@@ -13,13 +13,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .objectives import bernoulli_log_likelihood, gaussian_log_likelihood
+from ..device import model_device
+from ..objectives import ELBO, bernoulli_log_likelihood, elbo, gaussian_log_likelihood
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def _positive_int(name: str, value: int) -> int:
+def positive_int(name: str, value: int) -> int:
     if not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
@@ -40,7 +41,7 @@ class VAE(nn.Module):
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (channels, height, width), got {image_shape}")
         self.image_shape = tuple(int(s) for s in image_shape)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
         self.likelihood = likelihood
         self.config: dict[str, Any] = {}
 
@@ -69,35 +70,56 @@ class VAE(nn.Module):
 
     # -- the VAE interface --------------------------------------------------------------
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """q(z|x) = N(mu, diag(exp(logvar))): the encoder outputs log sigma^2, never sigma."""
+        """q(z|x) = N(mu, diag(exp(logvar))): the encoder outputs log sigma^2, never sigma.
+
+        Explained in `book/08_training.ipynb`.
+        """
         return self._encode_features(self._check_images(x))
 
     def reparameterize(self, mu: Tensor, logvar: Tensor) -> Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): a sample gradients can flow through."""
+        """z = mu + sigma * eps with eps ~ N(0, I): a sample gradients can flow through.
+
+        Explained in `book/07_reparameterization.ipynb`.
+        """
         return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
     def decode(self, z: Tensor) -> Tensor:
-        """The decoder's mean image in [0, 1] for each code: what we look at and plot."""
+        """The decoder's mean image in [0, 1] for each code: what we look at and plot.
+
+        Explained in `book/08_training.ipynb`.
+        """
         return torch.sigmoid(self._decode_output(self._check_latent(z)))
 
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
-        """log p(x | z) per example, Bernoulli or Gaussian as the model was built."""
+        """log p(x | z) per example, Bernoulli or Gaussian as the model was built.
+
+        Explained in `book/08_training.ipynb` (Bernoulli) and `book/12_aevb.ipynb` (Gaussian).
+        """
         x = self._check_images(x)
         out = self._decode_output(self._check_latent(z))
         if self.likelihood == "bernoulli":
             return bernoulli_log_likelihood(out, x)
         return gaussian_log_likelihood(torch.sigmoid(out), x, self._decode_logvar(z))
 
+    def objective(self, x: Tensor, beta: float = 1.0) -> ELBO:
+        """The per-image terms `fit` maximises: the (beta-weighted) ELBO, `book/05_elbo.ipynb`."""
+        return elbo(self, x, beta)
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Reconstruct x through one sampled code: (mean image, mu, logvar)."""
+        """Reconstruct x through one sampled code: (mean image, mu, logvar).
+
+        Explained in `book/08_training.ipynb`.
+        """
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterize(mu, logvar)), mu, logvar
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Decode n codes drawn from the prior N(0, I): the model's idea of new data."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        """Decode n codes drawn from the prior N(0, I): the model's idea of new data.
+
+        Explained in `book/08_training.ipynb`.
+        """
+        z = torch.randn(n, self.latent_dim, generator=generator).to(model_device(self))
         return self.decode(z)
 
     def _decode_logvar(self, z: Tensor) -> Tensor:  # pragma: no cover - Gaussian models override
@@ -123,7 +145,7 @@ class MLPVAE(VAE):
         super().__init__(image_shape, latent_dim, likelihood)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        _positive_int("hidden_dim", hidden_dim)
+        positive_int("hidden_dim", hidden_dim)
         self.config = {
             "kind": "mlp",
             "latent_dim": latent_dim,
@@ -198,67 +220,3 @@ class ConvVAE(VAE):
 
     def _decode_output(self, z: Tensor) -> Tensor:
         return self.decoder(z)
-
-
-class Autoencoder(nn.Module):
-    """A plain, deterministic autoencoder: one code per image, no distribution, no KL.
-
-    The foil of `book/02_autoencoders.ipynb`: same layers as `MLPVAE`, trained on reconstruction
-    alone, so its codes need not fill any region a prior could sample from.
-    """
-
-    def __init__(
-        self,
-        latent_dim: int = 2,
-        hidden_dim: int = 400,
-        image_shape: tuple[int, int, int] = (1, 28, 28),
-    ):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
-        self.config = {
-            "kind": "autoencoder",
-            "latent_dim": latent_dim,
-            "hidden_dim": hidden_dim,
-            "image_shape": list(self.image_shape),
-        }
-        pixels = math.prod(self.image_shape)
-        self.encoder = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(pixels, hidden_dim),
-            nn.ReLU(),
-            nn.Linear(hidden_dim, latent_dim),
-        )
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, pixels)
-        )
-
-    def encode(self, x: Tensor) -> Tensor:
-        return self.encoder(x)
-
-    def decode_logits(self, z: Tensor) -> Tensor:
-        return self.decoder(z).view(-1, *self.image_shape)
-
-    def decode(self, z: Tensor) -> Tensor:
-        return torch.sigmoid(self.decode_logits(z))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.decode(self.encode(x))
-
-    def loss(self, x: Tensor) -> Tensor:
-        """Summed binary cross-entropy per image, the VAE's reconstruction term without the KL."""
-        return -bernoulli_log_likelihood(self.decode_logits(self.encode(x)), x)
-
-
-MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder}
-
-
-def build_model(config: dict[str, Any]) -> nn.Module:
-    """Rebuild a model from its `config` (what checkpoints store)."""
-    config = dict(config)
-    kind = config.pop("kind", None)
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
-    if "image_shape" in config:
-        config["image_shape"] = tuple(config["image_shape"])
-    return MODEL_KINDS[kind](**config)
