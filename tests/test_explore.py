@@ -125,3 +125,22 @@ def test_gif_round_trip():
     assert html.startswith('<img src="data:image/gif;base64,') and 'alt="three frames"' in html
     with pytest.raises(ValueError):
         gif_bytes([])
+
+
+def test_latent_grid_reads_like_a_plot_and_uses_the_priors_quantiles():
+    from scipy.stats import norm
+
+    grid = vae_lib.latent_grid(3, span=0.9)
+    low, high = norm.ppf(0.05), norm.ppf(0.95)
+    assert grid.shape == (9, 2)
+    np.testing.assert_allclose(grid[0], [low, high], rtol=1e-5)  # top left: low z1, high z2
+    np.testing.assert_allclose(grid[2], [high, high], rtol=1e-5)  # top right
+    np.testing.assert_allclose(grid[6], [low, low], rtol=1e-5)  # bottom left
+    np.testing.assert_allclose(grid[4], [0.0, 0.0], atol=1e-6)
+
+
+def test_posterior_means_of_an_autoencoder_are_its_codes():
+    model = vae_lib.Autoencoder(latent_dim=2, hidden_dim=8, image_shape=(1, 4, 4))
+    x = torch.rand(5, 1, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(vae_lib.posterior_means(model, x, batch_size=2), model.encode(x))

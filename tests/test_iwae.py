@@ -58,10 +58,18 @@ class LinearGaussian(nn.Module):
         return torch.distributions.Normal(mean, SIGMA).log_prob(x).sum(dim=-1)
 
 
-def test_the_posterior_really_is_diagonal():
+def test_the_fixture_posterior_is_the_gaussian_conditional():
+    """Condition the joint Gaussian of (z, x) by the textbook formula, independently of encode."""
     model = LinearGaussian()
-    off_diagonal = model.post_cov - torch.diag(model.post_cov.diagonal())
-    assert off_diagonal.abs().max() < 1e-12
+    x = model.sample_x(4)
+    cov_xx = model.W @ model.W.T + SIGMA**2 * torch.eye(DATA_DIM, dtype=torch.float64)
+    gain = model.W.T @ torch.linalg.inv(cov_xx)  # Cov(z, x) Cov(x, x)^-1
+    cond_mean = (x - model.b) @ gain.T
+    cond_cov = torch.eye(LATENT_DIM, dtype=torch.float64) - gain @ model.W
+    mu, logvar = model.encode(x)
+    torch.testing.assert_close(mu, cond_mean)
+    torch.testing.assert_close(logvar.exp()[0], cond_cov.diagonal())
+    assert (cond_cov - torch.diag(cond_cov.diagonal())).abs().max() < 1e-12
 
 
 def test_with_the_exact_posterior_every_k_gives_log_px():

@@ -19,7 +19,7 @@ from .models import build_model
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, or not one of ours."""
+    """A checkpoint file is missing, truncated, or not one of ours (the run cache, chapter 8)."""
 
 
 def _umask() -> int:
@@ -49,7 +49,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """`atomic_write_bytes` for UTF-8 text (CSV files, manifests)."""
+    """`atomic_write_bytes` for UTF-8 text (the CSV files and manifests of chapter 12)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

@@ -24,7 +24,7 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "test_recon", "test_kl")
 
 
 class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
+    """Bad input to `python -m vae_lib` (chapter 8): reported in one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,7 +58,10 @@ def _number(kind: type, name: str):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
-    """One flag per field of a config dataclass, with its default, help and type."""
+    """One flag per field of a config dataclass, with its default, help and type.
+
+    How `python -m vae_lib` (README.md) gets its flags from `VAEConfig` (chapter 8).
+    """
     for f in fields(config_class):
         meta, kind = f.metadata, _base_type(f.type)
         names, default = meta["flags"], None if f.default is MISSING else f.default
@@ -79,7 +82,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
 
 
 def config_from_args(config_class: type, args: argparse.Namespace) -> Any:
-    """Build a config from parsed flags; its checks turn bad values into a UsageError."""
+    """Build a config from parsed flags; its checks turn bad values into a UsageError.
+
+    Also reads back the command stored in a results manifest (chapter 12).
+    """
     values = {f.name: getattr(args, f.name) for f in fields(config_class)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
@@ -89,7 +95,7 @@ def config_from_args(config_class: type, args: argparse.Namespace) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `python -m vae_lib` parser: `train` from VAEConfig, `aevb` from AEVBConfig."""
+    """The `python -m vae_lib` parser: `train` from VAEConfig (chapter 8), `aevb` (chapter 12)."""
     from .aevb.config import AEVBConfig
     from .config import VAEConfig
 
@@ -132,7 +138,7 @@ def _history_csv(history) -> str:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """`python -m vae_lib train`: one VAE run with its pictures, as in the notes."""
+    """`python -m vae_lib train`: one VAE run with its pictures, as in the notes (chapter 8)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,7 +196,7 @@ def _write_outputs(out: Path, model, extras: dict, frames: list, command: str) -
 
 
 def aevb_command(args: argparse.Namespace) -> int:
-    """`python -m vae_lib aevb`: the Figure 2 curves into `--out`."""
+    """`python -m vae_lib aevb`: the Figure 2 curves of `book/12_aevb.ipynb` into `--out`."""
     from .aevb import command
     from .aevb.config import AEVBConfig
 
@@ -199,7 +205,7 @@ def aevb_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m vae_lib` and the `vae-lib` script."""
+    """Entry point of `python -m vae_lib` and the `vae-lib` script (README.md, chapter 8)."""
     from .checkpoint import CheckpointError
     from .data import DataError
 

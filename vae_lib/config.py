@@ -24,6 +24,8 @@ def setting(default: Any, *names: str, help: str, low: float | None = None,
             above: float | None = None, choices: tuple = (), required: bool = False) -> Any:
     """A config field with its command-line flags, help, and range (>= low, or > above).
 
+    The fields of `VAEConfig` (chapter 8) and `AEVBConfig` (chapter 12) are made with it.
+
     `required` makes the flag compulsory on the command line (the library keeps the default).
     """
     meta = {"flags": names, "help": help, "low": low, "above": above, "choices": choices,
@@ -34,7 +36,8 @@ def setting(default: Any, *names: str, help: str, low: float | None = None,
 def check_config(config: Any) -> None:
     """Reject values outside a field's range or choices, with the flag's name, in one line.
 
-    Called by every config's `__post_init__`, so a bad setting fails before any work starts.
+    Called by every config's `__post_init__`, so a bad setting fails before any work starts
+    (chapters 8 and 12).
     """
     for f in fields(config):
         value, meta = getattr(config, f.name), f.metadata
@@ -54,7 +57,7 @@ def check_config(config: Any) -> None:
 
 
 def command_line(prog: str, config: Any) -> str:
-    """The command that reproduces a run, every setting spelled out from the config's fields."""
+    """The command that reproduces a run, every setting spelled out (the manifests, chapter 12)."""
     words = [prog]
     for f in fields(config):
         value = getattr(config, f.name)

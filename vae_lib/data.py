@@ -36,11 +36,14 @@ _IDX_FILES = (
 
 
 class DataError(RuntimeError):
-    """A data set could not be found or read; the message says which files and where."""
+    """A data set could not be found or read; the message says which files and where.
+
+    Raised by `load_dataset` (`book/08_training.ipynb`).
+    """
 
 
 class ImageData(NamedTuple):
-    """Images (n, 1, H, W) as float32 in [0, 1] and integer labels (n,).
+    """Images (n, 1, H, W) as float32 in [0, 1] and integer labels (n,); `book/08_training.ipynb`.
 
     Frey Face has no classes; its labels are frame numbers, which let a plot colour the
     latent codes by time in the video.
@@ -67,7 +70,10 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 def load_dataset(
     name: str, split: str = "train", root: str | os.PathLike | None = None, size: int | None = None
 ) -> ImageData:
-    """Load a data set split as tensors; `size` resizes square images (32 for the conv VAE)."""
+    """Load a data set split as tensors; `size` resizes square images (32 for the conv VAE).
+
+    Explained in `book/08_training.ipynb`; Frey Face in `book/12_aevb.ipynb`.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
     if split not in SPLITS:

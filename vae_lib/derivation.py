@@ -32,11 +32,14 @@ Rules = Mapping[sp.Basic, sp.Basic] | None
 
 
 class DerivationError(AssertionError):
-    """A step of a derivation that sympy could not prove: its two sides differ."""
+    """A step of a derivation that sympy could not prove (`book/04_kl_derivation.ipynb`)."""
 
 
 class StepCheck(NamedTuple):
-    """The outcome of checking lhs = rhs: `difference` is canonical(lhs - rhs), 0 when it holds."""
+    """The outcome of checking lhs = rhs: `difference` is canonical(lhs - rhs), 0 when it holds.
+
+    Printed by the checks of `book/04_kl_derivation.ipynb`.
+    """
 
     label: str
     holds: bool

@@ -135,7 +135,7 @@ def grid_to_pil(images: Tensor, ncols: int = 10, scale: int = 2):
 
 
 def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
-    """Write PIL frames as a looping animated GIF, atomically (`python -m vae_lib train`)."""
+    """Write PIL frames as a looping GIF, atomically: the file form of chapter 9's animation."""
     from .checkpoint import atomic_write_bytes
     from .display.html import gif_bytes
 
@@ -143,7 +143,7 @@ def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
 
 
 def save_figure(fig: Figure, path, dpi: int = 100) -> None:
-    """Save a matplotlib figure as PNG, atomically (`python -m vae_lib train`)."""
+    """Save a matplotlib figure as PNG, atomically (`python -m vae_lib train`, chapter 8)."""
     import io
 
     from .checkpoint import atomic_write_bytes

@@ -22,7 +22,7 @@ MAX_THREADS = 256
 
 @dataclass(frozen=True)
 class PaperSetup:
-    """The architecture the paper used for one data set (Appendix C)."""
+    """The architecture the paper used for one data set (Appendix C; `book/12_aevb.ipynb`)."""
 
     hidden_dim: int
     likelihood: str

@@ -15,7 +15,7 @@ from .results import curve_path, machine_description, save_samples, write_curve,
 
 
 def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
-    """What a results folder records about its runs: the config, derived settings, the machine."""
+    """What a results folder records: the config, derived settings, the machine (chapter 12)."""
     setup = config.setup
     return {
         "dataset": config.dataset,

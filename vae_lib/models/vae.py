@@ -21,6 +21,7 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 def positive_int(name: str, value: int) -> int:
+    """`value` if it is a positive int, else a one-line ValueError naming the setting."""
     if not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
@@ -28,6 +29,8 @@ def positive_int(name: str, value: int) -> int:
 
 class VAE(nn.Module):
     """What every VAE in the book shares: the reparameterized sample, the likelihood, sampling.
+
+    Explained in `book/08_training.ipynb`.
 
     Subclasses provide `_encode_features(x) -> (mu, logvar)` and `_decode_output(z)`, the
     decoder's raw output of shape (n, C, H, W): logits for a Bernoulli decoder, or the
@@ -127,7 +130,7 @@ class VAE(nn.Module):
 
 
 class MLPVAE(VAE):
-    """A VAE whose encoder and decoder are multilayer perceptrons.
+    """A VAE whose encoder and decoder are multilayer perceptrons (`book/08_training.ipynb`).
 
     The default is the classic PyTorch example, 784-400-latent-400-784 with ReLU and a Bernoulli
     decoder; Kingma & Welling's models are the same shape with tanh and 500 (MNIST) or 200 (Frey
@@ -176,7 +179,7 @@ class MLPVAE(VAE):
 
 
 class ConvVAE(VAE):
-    """The notes' convolutional VAE for 32x32 images.
+    """The notes' convolutional VAE for 32x32 images (`book/09_conv_vae.ipynb`).
 
     Four 4x4 stride-2 convolutions (8, 16, 32, 64 channels) take 32x32 down to 2x2, a 128-unit
     dense layer leads to the latent code, and the decoder mirrors it with transposed

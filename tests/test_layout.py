@@ -1,0 +1,54 @@
+"""The package's own conventions: a light import, chapter back-references, short modules."""
+
+import importlib
+import inspect
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vae_lib
+
+PACKAGE = Path(vae_lib.__file__).parent
+MODULES = sorted(m.name for m in pkgutil.walk_packages([str(PACKAGE)], "vae_lib."))
+
+
+def test_import_vae_lib_loads_no_plotting_sympy_or_widgets():
+    code = ("import sys, vae_lib; vae_lib.MLPVAE; vae_lib.fit; vae_lib.cached_vae;"
+            " print(sorted(m for m in ('matplotlib', 'sympy', 'ipywidgets') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_exported_name_resolves():
+    for name in vae_lib.__all__:
+        assert getattr(vae_lib, name) is not None
+
+
+def _public_functions():
+    for name in MODULES:
+        if name.endswith("__main__"):
+            continue
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if attr.startswith("_") or getattr(obj, "__module__", None) != name:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                yield f"{name}.{attr}", obj
+
+
+@pytest.mark.parametrize("qualname, obj", list(_public_functions()), ids=lambda v: str(v)[:60])
+def test_every_public_function_says_where_the_book_explains_it(qualname, obj):
+    module_doc = inspect.getmodule(obj).__doc__ or ""
+    own_doc = obj.__doc__ or ""
+    # d2l style: the docstring (or, for a module serving one chapter, the module's) names it
+    assert "book/" in own_doc or "chapter" in own_doc.lower() or (
+        "book/" in module_doc and not inspect.isclass(obj) and own_doc
+    ), f"{qualname}: its docstring names no chapter"
+
+
+def test_no_module_is_much_over_250_lines():
+    lengths = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert not {name: n for name, n in lengths.items() if n > 260}
