@@ -8,7 +8,9 @@ code again in the running kernel. It works for any latent size, but only with a 
 it decodes a grid of codes ahead of time, packs the pictures into one sprite-sheet PNG embedded
 as a data URI, and adds two range inputs and a few lines of JavaScript that move the sprite
 (CSS `background-position`). Its root element carries `data-vae-explorer` and `data-cell="i,j"`
-(the grid cell shown), the contract the browser tests in `tests/browser/` rely on.
+(the grid cell shown), the contract the browser tests in `tests/browser/` rely on. The picture
+(`role="img"`, its `aria-label` the code shown) takes the keyboard focus, and the arrow keys move
+the point: left/right the first slider, down/up the second.
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ def decode_png(model: nn.Module, z: Tensor | Sequence[float], scale: int = 1) ->
     return image_png(model.decode(code)[0], scale)
 
 
+# A slider's tooltip is its label's title, which names it for assistive technology (the book's
+# _ext/vendor/widgets-config.js copies it onto the slider): `description_tooltip` in ipywidgets 7.
+_TOOLTIP = (
+    "tooltip" if "tooltip" in widgets.FloatSlider.class_trait_names() else "description_tooltip"
+)
+
+
 class LatentExplorer(widgets.HBox):
     """Sliders, one per latent unit, beside the image the decoder makes of the code they set.
 
@@ -99,7 +108,7 @@ class LatentExplorer(widgets.HBox):
             widgets.FloatSlider(
                 value=float(start_code[j].clamp(-span, span)), min=-span, max=span, step=step,
                 description=f"z{j + 1}", continuous_update=True, readout_format=".2f",
-                layout=widgets.Layout(width=width),
+                layout=widgets.Layout(width=width), **{_TOOLTIP: f"latent z{j + 1}"},
             )
             for j in range(latent)
         ]
@@ -187,7 +196,13 @@ def sprite_sheet(
 _EXPLORER_TEMPLATE = """\
 <div id="{uid}" class="vae-explorer" data-vae-explorer="" data-cell="{i0},{j0}" data-grid="{n}"
      style="display:flex; flex-wrap:wrap; align-items:center; gap:1.5em; margin:1em 0;">
-  <div class="vae-explorer-view" role="img" aria-label="{aria}"
+  <style>
+    #{uid} .vae-explorer-view:focus, #{uid} input:focus {{
+      outline: 3px solid #1a5fb4; outline-offset: 3px;
+    }}
+  </style>
+  <div class="vae-explorer-view" role="img" tabindex="0" aria-label="{aria}"
+       aria-describedby="{uid}-keys"
        style="width:{cw}px; height:{ch}px; flex:none; border:1px solid #bbb;
               background-image:url('data:image/png;base64,{sprite}');
               background-size:{sw}px {sh}px; background-repeat:no-repeat;
@@ -195,11 +210,13 @@ _EXPLORER_TEMPLATE = """\
   <div class="vae-explorer-controls" style="display:flex; flex-direction:column; gap:0.6em;">
     <strong>{title}</strong>
     <label>{label0} <input type="range" min="0" max="{last}" step="1" value="{i0}"
-           aria-label="{label0}" style="vertical-align:middle;">
+           aria-label="latent {label0}" style="vertical-align:middle;">
       <output>{v0}</output></label>
     <label>{label1} <input type="range" min="0" max="{last}" step="1" value="{j0}"
-           aria-label="{label1}" style="vertical-align:middle;">
+           aria-label="latent {label1}" style="vertical-align:middle;">
       <output>{v1}</output></label>
+    <small id="{uid}-keys">On the picture, the arrow keys move the point:
+      left and right change {label0}, down and up change {label1}.</small>
   </div>
 </div>
 <script>
@@ -210,6 +227,8 @@ _EXPLORER_TEMPLATE = """\
   var view = root.querySelector(".vae-explorer-view");
   var sliders = root.querySelectorAll("input[type=range]");
   var outputs = root.querySelectorAll("output");
+  // Arrow key -> steps of [slider 0, slider 1], the way the range inputs themselves step.
+  var steps = {{ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowDown: [0, -1], ArrowUp: [0, 1]}};
   function update() {{
     var i = Number(sliders[0].value), j = Number(sliders[1].value);
     view.style.backgroundPosition = (-i * {cw}) + "px " + (-j * {ch}) + "px";
@@ -223,6 +242,14 @@ _EXPLORER_TEMPLATE = """\
     sliders[k].addEventListener("input", update);
     sliders[k].addEventListener("change", update);
   }}
+  view.addEventListener("keydown", function (event) {{
+    var step = steps[event.key];
+    if (!step) {{ return; }}
+    event.preventDefault();  // no page scroll; a range input clamps a value past its end
+    sliders[0].value = Number(sliders[0].value) + step[0];
+    sliders[1].value = Number(sliders[1].value) + step[1];
+    update();
+  }});
   update();
 }})();
 </script>
