@@ -158,6 +158,19 @@ def test_static_explorer_structure():
     assert "background-position:-252px -252px" in style
 
 
+def test_explorers_name_their_controls():
+    """Screen readers need a name for each slider; the static picture takes the keyboard focus."""
+    for slider in LatentExplorer(_model(3)).sliders:
+        tooltip = getattr(slider, "tooltip", None) or slider.description_tooltip
+        assert tooltip == f"latent {slider.description}"
+    tree = _parse(static_explorer_html(_model(2), n=3))
+    inputs = [a for tag, a, inside in tree.elements if tag == "input" and inside]
+    assert [a["aria-label"] for a in inputs] == ["latent z1", "latent z2"]
+    view = next(a for tag, a, inside in tree.elements if a.get("class") == "vae-explorer-view")
+    assert view["tabindex"] == "0" and view["aria-label"].startswith("decoded image at z1 = ")
+    assert "ArrowLeft" in "".join(tree.scripts)
+
+
 def test_static_explorer_sprite_cells_are_the_decoded_grid():
     model = _model(2)
     n, span = 5, 2.5

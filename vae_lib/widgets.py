@@ -17,6 +17,12 @@ from torch import Tensor, nn
 from .device import model_device
 from .display.html import image_png
 
+# A slider's tooltip is its label's title, which names it for assistive technology (the book's
+# _ext/vendor/widgets-config.js copies it onto the slider): `description_tooltip` in ipywidgets 7.
+_TOOLTIP = (
+    "tooltip" if "tooltip" in widgets.FloatSlider.class_trait_names() else "description_tooltip"
+)
+
 
 @torch.no_grad()
 def decode_png(model: nn.Module, z: Tensor | Sequence[float], scale: int = 1) -> bytes:
@@ -59,7 +65,7 @@ class LatentExplorer(widgets.HBox):
             widgets.FloatSlider(
                 value=float(start_code[j].clamp(-span, span)), min=-span, max=span, step=step,
                 description=f"z{j + 1}", continuous_update=True, readout_format=".2f",
-                layout=widgets.Layout(width=width),
+                layout=widgets.Layout(width=width), **{_TOOLTIP: f"latent z{j + 1}"},
             )
             for j in range(latent)
         ]

@@ -42,4 +42,54 @@
       },
     };
   });
+
+  // 3. Accessible names. ipywidgets draws a slider's handle (role="slider" in ipywidgets 8,
+  // a bare jQuery UI <span> in 7) and its readout with no name, and an Image widget as an <img>
+  // with no alt. Name each control after its widget's label (the label's title is the
+  // widget's tooltip, else its description), and give each image an alt that lists the values
+  // of the sliders beside it: in a static page those are the values it was drawn for.
+  function labelOf(widget, tooltipFirst) {
+    var label = widget.querySelector(".widget-label");
+    if (!label) return "";
+    var title = label.title === "null" ? "" : label.title;  // ipywidgets 8 writes a null tooltip
+    return ((tooltipFirst && title) || label.textContent).trim();
+  }
+  function nameControls(widget) {
+    var name = labelOf(widget, true);
+    if (!name) return;
+    widget.querySelectorAll("[role=slider], input, select, textarea").forEach(function (el) {
+      if (!el.hasAttribute("aria-label")) el.setAttribute("aria-label", name);
+    });
+    widget.querySelectorAll(".ui-slider-handle:not([role])").forEach(function (el) {
+      el.setAttribute("title", name);  // ipywidgets 7: no role, so no aria-label (prohibited)
+    });
+    widget.querySelectorAll(".widget-readout").forEach(function (el) {
+      el.setAttribute("role", "textbox");
+      el.setAttribute("aria-label", name + " value");
+    });
+  }
+  function describeImage(img) {
+    var box = img.closest(".widget-box") || img.parentElement;
+    var values = [];
+    box.querySelectorAll(".widget-slider").forEach(function (slider) {
+      var readout = slider.querySelector(".widget-readout");
+      if (readout) values.push(labelOf(slider) + " = " + readout.textContent.trim());
+    });
+    // Redone while sliders appear, not when they move: a static page does not redraw the image.
+    var seen = img.getAttribute("data-sliders");
+    if (img.hasAttribute("alt") && (seen === null || seen === String(values.length))) return;
+    img.setAttribute("data-sliders", values.length);
+    img.alt = img.title || (values.length ? "image drawn for " + values.join(", ") : "image");
+  }
+  function nameAll() {
+    document.querySelectorAll(".jupyter-widgets.widget-slider").forEach(nameControls);
+    document.querySelectorAll("img.jupyter-widgets").forEach(describeImage);
+  }
+  // The widgets render after the load event, in pieces: name whatever has appeared.
+  var pending = false;
+  new MutationObserver(function () {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; nameAll(); });
+  }).observe(document.documentElement, { childList: true, subtree: true });
 })();

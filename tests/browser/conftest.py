@@ -43,6 +43,11 @@ CHROMIUM_ARGS = [
     "--mute-audio",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+# axe-core, from npm (package.json devDependencies): the tests inject it; the book never ships it.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# The WCAG 2 rules at levels A and AA. (wcag21a would add label-content-name-mismatch, which the
+# theme's search and colour-mode buttons fail on every page: issue 15 left that to the theme.)
+AXE_TAGS = ["wcag2a", "wcag2aa"]
 
 # The repository the launch buttons point at (_config.yml: repository).
 REPO = "vae-book/vae-book"
@@ -239,6 +244,7 @@ def visited(open_page):
                 page, visit = open_page(name)
                 try:
                     visit.facts = page.evaluate(PROBE)
+                    visit.facts["axe"] = audit(page)
                     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                     shot = SCREENSHOTS / (name.replace("/", "__").removesuffix(".html") + ".png")
                     page.screenshot(path=str(shot), full_page=True)
@@ -253,6 +259,35 @@ def visited(open_page):
         return cache[name]
 
     return _visited
+
+
+def audit(page) -> list[dict] | str:
+    """The page's axe-core violations of AXE_TAGS; a message instead when axe-core is missing.
+
+    axe's bundle defines AMD modules when it sees RequireJS (the widget pages load it), and
+    RequireJS reports such unrequested modules as errors; it runs with `define` hidden.
+    """
+    if not AXE.is_file():
+        return f"{AXE} is missing: run `npm ci` in the repository root"
+    source = AXE.read_text(encoding="utf-8")
+    page.add_script_tag(content=f"(function (define) {{\n{source}\n}}).call(window);")
+    return page.evaluate(AXE_RUN, AXE_TAGS)
+
+
+# Runs in the page: the violations, each with its rule, impact and the elements it found. axe's
+# experimental rules (p-as-heading, td-has-header, ...) are left out, as axe itself does by
+# default: they are not reliable yet.
+AXE_RUN = """async tags => {
+    const experimental = window.axe.getRules(["experimental"]).map(rule => rule.ruleId);
+    const result = await window.axe.run(document, {
+        runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+        rules: Object.fromEntries(experimental.map(id => [id, {enabled: false}])),
+    });
+    return result.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.map(n => n.target.join(" ")),
+    }));
+}"""
 
 
 # Runs in the page: what the tests assert on, gathered in one pass.

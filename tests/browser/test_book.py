@@ -70,6 +70,20 @@ def test_page_loads_offline(visited, name):
 
 
 @pytest.mark.parametrize("name", all_pages())
+def test_no_accessibility_violations(visited, name):
+    """axe-core finds no violation of the WCAG 2 A and AA rules (conftest.AXE_TAGS)."""
+    found = visited(name).facts["axe"]
+    assert not isinstance(found, str), found
+    lines = [
+        f"{v['id']} ({v['impact']}, {len(v['targets'])}x): {v['help']}\n      "
+        + "\n      ".join(v["targets"])
+        for v in found
+    ]
+    count = sum(len(v["targets"]) for v in found)
+    assert not found, f"{name}: {count} WCAG violations\n  " + "\n  ".join(lines)
+
+
+@pytest.mark.parametrize("name", all_pages())
 def test_images_load(visited, name):
     broken = [img["src"] for img in visited(name).facts["images"]
               if not img["complete"] or img["width"] == 0]
@@ -140,7 +154,7 @@ def test_bibliography(visited):
     bib = (ROOT / "references.bib").read_text()
     keys = re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bib)
     facts = visited("book/references.html").facts
-    entries = re.findall(r'role="doc-biblioentry"', facts["html"])
+    entries = re.findall(r'<div class="citation"[^>]*role="listitem"', facts["html"])
     assert len(entries) == len(keys), f"{len(keys)} entries in references.bib, {len(entries)} shown"
     assert "Kingma" in facts["text"]
 
@@ -217,6 +231,50 @@ def test_explorer_slider_changes_image(visited, open_page, name):
                 cell = explorer.get_attribute("data-cell")  # vae_lib.widgets' explorer has it
                 if cell is not None:
                     assert cell != before_cell, f"{name}: data-cell stayed {cell}"
+        assert not _problems(visit), _problems(visit)
+    finally:
+        page.context.close()
+
+
+# The keyboard alone works it: the picture takes the focus, shows it, and the arrow keys move the
+# point (left/right: the first slider's index, down/up: the second's), as the sliders do.
+FOCUS_SHOWN = """e => e === document.activeElement && getComputedStyle(e).outlineStyle !== "none"
+    && parseFloat(getComputedStyle(e).outlineWidth) > 0"""
+ARROWS = [("ArrowRight", (1, 0)), ("ArrowUp", (1, 1)), ("ArrowLeft", (0, 1)), ("ArrowDown", (0, 0))]
+
+
+def _cell(explorer) -> tuple[int, int]:
+    i, j = explorer.get_attribute("data-cell").split(",")
+    return int(i), int(j)
+
+
+@pytest.mark.parametrize("name", EXPLORER_PAGES)
+def test_explorer_works_from_the_keyboard(open_page, name):
+    page, visit = open_page(name)
+    try:
+        explorers = page.locator("[data-vae-explorer]")
+        assert explorers.count(), f"{name}: no explorer"
+        for k in range(explorers.count()):
+            explorer = explorers.nth(k)
+            view = explorer.locator("[role=img]")
+            sliders = explorer.locator("input[type=range]")
+            assert view.count() == 1, f"{name}: explorer {k} has no single picture"
+            view.focus()
+            assert view.evaluate(FOCUS_SHOWN), f"{name}: explorer {k}: the focus is not shown"
+            page.keyboard.press("Tab")  # the sliders come next in the tab order, then back
+            assert sliders.first.evaluate(FOCUS_SHOWN), f"{name}: explorer {k}: Tab, no slider"
+            page.keyboard.press("Shift+Tab")
+            assert view.evaluate(FOCUS_SHOWN), f"{name}: explorer {k}: Shift+Tab lost it"
+            i0, j0 = _cell(explorer)
+            for key, (di, dj) in ARROWS:
+                label, state = view.get_attribute("aria-label"), explorer.evaluate(PICTURE_STATE)
+                before = _cell(explorer)
+                page.keyboard.press(key)
+                cell = _cell(explorer)
+                assert cell == (i0 + di, j0 + dj), f"{name}: {key} went {before} -> {cell}"
+                assert [int(sliders.nth(m).input_value()) for m in (0, 1)] == list(cell)
+                assert view.get_attribute("aria-label") != label, f"{name}: {key}: same label"
+                assert explorer.evaluate(PICTURE_STATE) != state, f"{name}: {key}: same picture"
         assert not _problems(visit), _problems(visit)
     finally:
         page.context.close()

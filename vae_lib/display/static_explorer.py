@@ -4,7 +4,9 @@ It decodes a grid of codes ahead of time, packs the pictures into one sprite-she
 as a data URI, and adds two range inputs and a few lines of JavaScript that move the sprite
 (CSS `background-position`); the HTML and JavaScript live in `static_explorer.html`. Its root
 element carries `data-vae-explorer` and `data-cell="i,j"` (the grid cell shown), the contract
-the browser tests in `tests/browser/` rely on. Shown in `book/10_latent_space.ipynb`.
+the browser tests in `tests/browser/` rely on. The picture (`role="img"`, its `aria-label` the
+code shown) takes the keyboard focus, and the arrow keys move the point: left/right the first
+slider, down/up the second. Shown in `book/10_latent_space.ipynb`.
 """
 
 from __future__ import annotations
