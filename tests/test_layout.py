@@ -52,3 +52,17 @@ def test_every_public_function_says_where_the_book_explains_it(qualname, obj):
 def test_no_module_is_much_over_250_lines():
     lengths = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert not {name: n for name, n in lengths.items() if n > 260}
+
+
+def test_usable_cpus_follow_the_cgroup_quota(monkeypatch, tmp_path):
+    from vae_lib import device
+
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")  # one and a half CPUs
+    real_read = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: real_read(
+        quota if str(self) == "/sys/fs/cgroup/cpu.max" else self, *a, **k))
+    monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert device.usable_cpus() == 2
+    quota.write_text("max 100000\n")
+    assert device.usable_cpus() == 64

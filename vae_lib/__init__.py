@@ -38,7 +38,8 @@ _EXPORTS = {
                    "gaussian_log_likelihood", "iwae_bound", "log_weights"],
     "plots": ["image_grid", "plot_latent_means", "plot_losses", "plot_manifold",
               "plot_reconstructions"],
-    "runs": ["TrainedVAE", "cached_model", "cached_vae", "choose", "is_quick", "train_vae"],
+    "runs": ["TrainedVAE", "cached_model", "cached_vae", "choose", "committed_results", "is_quick",
+             "train_vae"],
     "train": ["EpochRecord", "History", "evaluate", "fit"],
     "widgets": ["LatentExplorer"],
 }

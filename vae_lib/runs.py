@@ -60,6 +60,27 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def committed_results(name: str) -> Path:
+    """The folder of a committed experiment's results, e.g. 'aevb' (`book/12_aevb.ipynb`).
+
+    In the repository it is experiments/<name>; an installed vae_lib carries a copy as package
+    data (vae_lib.experiments), so a chapter opened on its own, as Colab opens it, finds it too.
+    """
+    from importlib import resources
+
+    candidates = [Path(__file__).parent.parent / "experiments" / name]
+    try:
+        candidates.insert(0, Path(str(resources.files("vae_lib.experiments") / name)))
+    except ModuleNotFoundError:
+        pass
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"the committed results {name!r} are not installed; reinstall vae_lib from the repository"
+    )
+
+
 def cached_model(
     name: str, settings: dict[str, Any], train: Callable[[], Any]
 ) -> tuple[nn.Module, dict[str, Any]]:

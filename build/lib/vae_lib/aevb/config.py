@@ -1,0 +1,109 @@
+"""The settings of Kingma & Welling's Figure 2 experiment as one dataclass.
+
+`AEVBConfig` is the single source of the experiment's settings: `python -m vae_lib aevb` builds
+its flags from the fields, the manifest stores the config, and the command that reproduces a run
+is printed from it. Explained in `book/12_aevb.ipynb`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..config import check_config, command_line, setting
+
+BATCH_SIZE = 100  # M in the paper
+# "N(0, 0.01)": read as a standard deviation of 0.01 (numpy's normal(0, 0.01) convention). Read
+# as a variance (std 0.1), Frey Face's 2-d manifold comes out noisy and nearly one-dimensional.
+INIT_STD = 0.01
+MAX_SAMPLES = 10**9  # a bound on --samples: the paper's longest curves are 10^8
+MAX_THREADS = 256
+
+
+@dataclass(frozen=True)
+class PaperSetup:
+    """The architecture the paper used for one data set (Appendix C; `book/12_aevb.ipynb`)."""
+
+    hidden_dim: int
+    likelihood: str
+    image_shape: tuple[int, int, int]
+    latent_dims: tuple[int, ...]
+
+
+PAPER = {
+    "mnist": PaperSetup(500, "bernoulli", (1, 28, 28), (3, 5, 10, 20, 200)),
+    "frey": PaperSetup(200, "gaussian", (1, 28, 20), (2, 5, 10, 20)),
+}
+
+
+@dataclass(frozen=True)
+class AEVBConfig:
+    """One run of the Figure 2 experiment: a learning curve per latent size.
+
+    Adagrad on minibatches of M = 100, one sample per datapoint, a N(0, I) prior on the
+    parameters (weight decay 1/N) and weights initialised from N(0, init_std^2); the bound is
+    evaluated at log-spaced sample counts (`per_decade` points per factor of ten from `first`).
+    Explained in `book/12_aevb.ipynb`.
+    """
+
+    dataset: str = setting("mnist", "--dataset", help="data set", choices=tuple(PAPER),
+                           required=True)
+    latent_dims: tuple[int, ...] | None = setting(
+        None, "--latent-dims", help="default: the paper's (3 5 10 20 200 / 2 5 10 20)", low=1
+    )
+    samples: int = setting(500_000, "--samples", help="training samples per curve", low=100)
+    lr: float = setting(0.01, "--lr", help="Adagrad step size (paper: 0.01, 0.02 or 0.1)",
+                        above=0)
+    seed: int = setting(0, "--seed", help="random seed", low=0)
+    eval_train: int = setting(5000, "--eval-train", help="training images evaluated", low=1)
+    eval_test: int = setting(5000, "--eval-test", help="test images evaluated", low=1)
+    first: int = setting(1000, "--first", help="first evaluation point (samples)", low=100)
+    per_decade: int = setting(4, "--per-decade", help="evaluation points per decade", low=1)
+    init_std: float = setting(INIT_STD, "--init-std", help="std of the initial weights",
+                              above=0)
+    threads: int = setting(1, "--threads", help="torch threads (fixes the sums' order)", low=1)
+
+    def __post_init__(self) -> None:
+        check_config(self)
+        if self.latent_dims is not None:
+            object.__setattr__(self, "latent_dims", tuple(dict.fromkeys(self.latent_dims)))
+        if self.samples > MAX_SAMPLES:
+            raise ValueError(f"--samples must be <= {MAX_SAMPLES:.0e}, got {self.samples}")
+        if self.per_decade > 100:
+            raise ValueError(f"--per-decade must be <= 100, got {self.per_decade}")
+        if self.threads > MAX_THREADS:
+            raise ValueError(f"--threads must be <= {MAX_THREADS}, got {self.threads}")
+        if self.first > self.samples:
+            raise ValueError(f"--first ({self.first}) must not exceed --samples ({self.samples})")
+
+    @property
+    def setup(self) -> PaperSetup:
+        """The paper's architecture for this data set."""
+        return PAPER[self.dataset]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The latent sizes to run: the given ones, else the paper's."""
+        return self.latent_dims or self.setup.latent_dims
+
+    def model_spec(self, latent_dim: int) -> dict[str, Any]:
+        """What `build_model` needs for the paper's tanh MLP with `latent_dim` latent units."""
+        setup = self.setup
+        return {"kind": "mlp", "latent_dim": latent_dim, "hidden_dim": setup.hidden_dim,
+                "image_shape": list(setup.image_shape), "activation": "tanh",
+                "likelihood": setup.likelihood}
+
+    def command(self, out: str) -> str:
+        """The full command that reproduces this run, every setting spelled out."""
+        full = AEVBConfig(**{**asdict(self), "latent_dims": self.sizes})
+        return f"{command_line('python -m vae_lib aevb', full)} --out {out}"
+
+
+def config_from_manifest(manifest: dict[str, Any]) -> AEVBConfig:
+    """The config a results folder was made with: stored, or read back from its command."""
+    if "config" in manifest:
+        return AEVBConfig(**manifest["config"])
+    from ..cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(manifest["command"].split()[3:])
+    return config_from_args(AEVBConfig, args)

@@ -1,0 +1,192 @@
+"""Kingma & Welling (2013), Section 5 and Appendix C: the training and evaluation of Figure 2.
+
+Every run is deterministic given its seed on a given CPU and thread count: the global generator
+is seeded once per run (the reparameterization noise), a separate generator shuffles, and the
+bound is evaluated on fixed subsets with its own fixed noise (the same noise at every
+evaluation point, so the curves are not jagged by Monte Carlo error). Explained in
+`book/12_aevb.ipynb`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..device import pick_device, torch_threads
+from ..models import MLPVAE, build_model
+from ..objectives import elbo
+from .config import BATCH_SIZE, AEVBConfig
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One evaluation: the mean lower bound per datapoint (nats) after `samples_seen` samples.
+
+    A point of Figure 2 in `book/12_aevb.ipynb`.
+    """
+
+    samples_seen: int
+    train_bound: float
+    test_bound: float
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class Data:
+    """The training images and the fixed subsets the bounds are evaluated on (chapter 12)."""
+
+    train: Tensor
+    eval_train: Tensor
+    eval_test: Tensor
+
+
+def paper_init_(model: nn.Module, std: float, seed: int = 0) -> nn.Module:
+    """Overwrite every weight and bias with draws from N(0, std^2), in place; returns the model.
+
+    The draws come from their own generator seeded with `seed`, so the initial parameters do
+    not depend on how many random numbers were used before (`book/12_aevb.ipynb`).
+    """
+    if not std > 0:
+        raise ValueError(f"init std must be > 0, got {std}")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * std)
+    return model
+
+
+def paper_model(config: AEVBConfig, latent_dim: int) -> MLPVAE:
+    """The paper's VAE for the config's data set, with N(0, init_std^2) parameters."""
+    return paper_init_(build_model(config.model_spec(latent_dim)), config.init_std, config.seed)
+
+
+def evaluation_points(config: AEVBConfig, batch_size: int = BATCH_SIZE) -> list[int]:
+    """Log-spaced sample counts, multiples of the batch size, from `first` up to `samples`.
+
+    `per_decade` points per factor of ten; `samples` itself is always the last point.
+    """
+    first, max_samples = config.first, config.samples
+    if first < batch_size:
+        raise ValueError(f"the first point ({first}) must be at least a batch ({batch_size})")
+    points: list[int] = []
+    k = 0
+    while (value := first * 10 ** (k / config.per_decade)) <= max_samples * (1 + 1e-9):
+        rounded = int(round(value / batch_size)) * batch_size
+        if not points or rounded > points[-1]:
+            points.append(rounded)
+        k += 1
+    last = int(math.ceil(max_samples / batch_size)) * batch_size
+    if points[-1] < last:
+        points.append(last)
+    return points
+
+
+@torch.no_grad()
+def lower_bound(model: nn.Module, images: Tensor, seed: int = 1, batch_size: int = 1000) -> float:
+    """The mean one-sample ELBO per image in nats, with noise from a generator seeded `seed`.
+
+    The same seed gives the same noise every time, so evaluating a model twice gives the same
+    number and successive points of a learning curve differ only because the model changed.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start : start + batch_size]
+        total += elbo(model, x, generator=generator).total.sum().item()
+    model.train(was_training)
+    return total / images.shape[0]
+
+
+def train_curve(
+    model: nn.Module,
+    data: Data,
+    points: Sequence[int],
+    lr: float,
+    seed: int = 0,
+    batch_size: int = BATCH_SIZE,
+    on_point: Callable[[list[CurvePoint]], None] | None = None,
+) -> list[CurvePoint]:
+    """Train with Adagrad on minibatches, evaluating both bounds at each of `points`.
+
+    The loss is the negative one-sample ELBO averaged over the minibatch; the weight decay
+    1 / N is the gradient of a N(0, I) prior on the parameters for N training images.
+    `on_point(curve_so_far)` is called after each evaluation (the command rewrites its CSV
+    there). Raises FloatingPointError if the loss stops being finite.
+    """
+    points = sorted(set(int(p) for p in points))
+    if not points or points[0] < 1:
+        raise ValueError("points must be positive sample counts")
+    torch.manual_seed(seed)
+    shuffle = torch.Generator().manual_seed(seed)
+    model.train()
+    n = data.train.shape[0]
+    opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=1.0 / n)
+    curve: list[CurvePoint] = []
+    seen, started = 0, time.perf_counter()
+    remaining = iter(points)
+    target = next(remaining)
+    while target is not None:
+        order = torch.randperm(n, generator=shuffle)
+        for start in range(0, n, batch_size):
+            x = data.train[order[start : start + batch_size]]
+            loss = -elbo(model, x).total.mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss became {loss.item()} after {seen} samples; try a smaller step size"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += x.shape[0]
+            if seen >= target:
+                curve.append(CurvePoint(seen, lower_bound(model, data.eval_train, seed + 1),
+                                        lower_bound(model, data.eval_test, seed + 2),
+                                        time.perf_counter() - started))
+                if on_point is not None:
+                    on_point(curve)
+                target = next(remaining, None)
+                if target is None:
+                    break
+    model.eval()
+    return curve
+
+
+def load_data(config: AEVBConfig) -> Data:
+    """The training set and the first `eval_train` / `eval_test` images of train and test.
+
+    Frey Face has only 1765 training and 200 test frames, so its subsets are the whole splits.
+    """
+    from ..data import load_dataset
+
+    train = load_dataset(config.dataset, "train").images
+    test = load_dataset(config.dataset, "test").images
+    return Data(train, train[: config.eval_train].clone(), test[: config.eval_test].clone())
+
+
+def run(
+    config: AEVBConfig,
+    latent_dim: int,
+    points: Sequence[int] | None = None,
+    data: Data | None = None,
+    on_point: Callable[[list[CurvePoint]], None] | None = None,
+) -> tuple[MLPVAE, list[CurvePoint]]:
+    """One curve of Figure 2: build the paper's model, train it, return (model, curve).
+
+    This is what the command runs for each latent size and what the chapter reruns for its
+    consistency check (with a prefix of the points), so both use exactly the same settings.
+    Training runs on the CPU with `config.threads` threads, which makes it repeat bit for bit;
+    the model is returned on `pick_device()`, like every model the library returns.
+    """
+    data = data if data is not None else load_data(config)
+    points = points if points is not None else evaluation_points(config)
+    with torch_threads(config.threads):
+        model = paper_model(config, latent_dim)
+        curve = train_curve(model, data, points, config.lr, config.seed, on_point=on_point)
+    return model.to(pick_device()), curve

@@ -1,0 +1,117 @@
+"""The results folder of the Figure 2 experiment: one CSV per curve, prior samples, a manifest.
+
+Writer and reader sit together so the format is defined once. Every write is atomic, so an
+interrupted run leaves valid partial curves. Read by `book/12_aevb.ipynb`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoint import atomic_write_bytes, atomic_write_text
+from .experiment import CurvePoint
+
+CSV_COLUMNS = ("samples_seen", "train_bound", "test_bound", "wall_seconds")
+
+
+def curve_path(folder: str | os.PathLike, dataset: str, latent_dim: int) -> Path:
+    """Where the curve of one data set and latent size lives in a results folder."""
+    return Path(folder) / f"{dataset}_nz{latent_dim}.csv"
+
+
+def manifest_path(folder: str | os.PathLike, dataset: str) -> Path:
+    """Where a results folder keeps the settings, machine and status of a data set's runs."""
+    return Path(folder) / f"{dataset}_manifest.json"
+
+
+def curve_csv(curve: Sequence[CurvePoint]) -> str:
+    """A curve as CSV text with the columns of `CSV_COLUMNS`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in curve:
+        writer.writerow(
+            [p.samples_seen, f"{p.train_bound:.4f}", f"{p.test_bound:.4f}", f"{p.wall_seconds:.2f}"]
+        )
+    return out.getvalue()
+
+
+def write_curve(path: str | os.PathLike, curve: Sequence[CurvePoint]) -> None:
+    """Rewrite a curve's CSV atomically (after every evaluation point)."""
+    atomic_write_text(path, curve_csv(curve))
+
+
+def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
+    """Read a curve's CSV; raises ValueError if the columns are not ours."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or tuple(rows[0]) != CSV_COLUMNS:
+        raise ValueError(f"{path}: expected columns {','.join(CSV_COLUMNS)}")
+    try:
+        return [CurvePoint(int(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows[1:]]
+    except (ValueError, IndexError):
+        raise ValueError(f"{path}: a row is not four numbers") from None
+
+
+def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
+    """Rewrite a data set's manifest atomically."""
+    atomic_write_text(manifest_path(folder, manifest["dataset"]),
+                      json.dumps(manifest, indent=2) + "\n")
+
+
+def load_results(
+    folder: str | os.PathLike, dataset: str
+) -> tuple[dict[str, Any], dict[int, list[CurvePoint]]]:
+    """A results folder's manifest for `dataset` and its curves, keyed by latent size.
+
+    Only the runs the manifest marks as finished are read, in the order they were run.
+    """
+    path = manifest_path(folder, dataset)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results for {dataset} in {folder} (looked for {path.name})")
+    manifest = json.loads(path.read_text())
+    curves = {
+        int(nz): read_curve(Path(folder) / run["csv"])
+        for nz, run in manifest["runs"].items()
+        if run.get("finished")
+    }
+    return manifest, curves
+
+
+def machine_description() -> dict[str, Any]:
+    """CPU model, core count and library versions, for the provenance of a results folder."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def save_samples(model: torch.nn.Module, path: str | os.PathLike, n: int = 100,
+                 seed: int = 0) -> None:
+    """Decode n codes from the prior (fixed seed) and save them as one PNG grid, atomically."""
+    from ..plots import grid_to_pil
+
+    generator = torch.Generator().manual_seed(seed)
+    picture = grid_to_pil(model.sample(n, generator=generator).cpu(), ncols=10)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())

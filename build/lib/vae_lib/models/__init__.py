@@ -1,0 +1,33 @@
+"""The book's models and the one function that builds them from a spec.
+
+vae          VAE (the shared interface), MLPVAE, ConvVAE
+autoencoder  Autoencoder, the deterministic foil of chapter 2
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .autoencoder import Autoencoder
+from .vae import MLPVAE, VAE, ConvVAE
+
+__all__ = ["VAE", "MLPVAE", "ConvVAE", "Autoencoder", "MODEL_KINDS", "build_model"]
+
+MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder}
+
+
+def build_model(config: dict[str, Any]) -> nn.Module:
+    """The one place models are built: from a spec dict such as checkpoints store.
+
+    `VAEConfig.model_spec` and the paper's `AEVBConfig.model_spec` produce the spec; the model's
+    `config` attribute gives it back. Explained in `book/08_training.ipynb`.
+    """
+    config = dict(config)
+    kind = config.pop("kind", None)
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
+    if "image_shape" in config:
+        config["image_shape"] = tuple(config["image_shape"])
+    return MODEL_KINDS[kind](**config)

@@ -1,0 +1,140 @@
+"""The quantities a VAE optimises and reports, all per example and in nats.
+
+Chapter links: the closed-form KL is derived in `book/06_gaussian_kl.ipynb`, the ELBO in
+`book/05_elbo.ipynb`, and the importance-weighted bound in `book/13_log_likelihood.ipynb`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _flat(t: Tensor) -> Tensor:
+    """View a batch as (batch, features) so every sum below runs over one example."""
+    return t.reshape(t.shape[0], -1)
+
+
+def _check_same_shape(a: Tensor, b: Tensor, what: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL( N(mu, exp(logvar)) || N(0, I) ) per example, summed over latent dimensions.
+
+    -KL = 1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2), the closed form that makes the
+    VAE's regulariser exact instead of sampled. Derived in `book/06_gaussian_kl.ipynb`.
+    """
+    _check_same_shape(mu, logvar, "gaussian_kl(mu, logvar)")
+    return 0.5 * _flat(mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
+    """log p(x | z) for a Bernoulli decoder given its logits, per example.
+
+    Works from logits (minus binary cross-entropy with logits), so it stays finite at
+    logits of +-100 where sigmoid-then-log would give log(0). x may be grey values in [0, 1],
+    as in the classic PyTorch example. Explained in `book/08_training.ipynb`.
+    """
+    _check_same_shape(logits, x, "bernoulli_log_likelihood(logits, x)")
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return -_flat(bce).sum(dim=1)
+
+
+def gaussian_log_likelihood(mean: Tensor, x: Tensor, logvar_or_scale: Tensor | float) -> Tensor:
+    """log N(x; mean, sigma^2) per example, for real-valued data such as Frey Face.
+
+    A tensor is read as a log-variance (what a decoder head outputs); a float is read as a
+    fixed standard deviation sigma. Used for Frey Face in `book/12_aevb.ipynb`.
+    """
+    _check_same_shape(mean, x, "gaussian_log_likelihood(mean, x)")
+    if isinstance(logvar_or_scale, Tensor):
+        logvar = logvar_or_scale.expand_as(mean)
+    else:
+        if logvar_or_scale <= 0:
+            raise ValueError(f"gaussian_log_likelihood: scale must be > 0, got {logvar_or_scale}")
+        logvar = torch.full_like(mean, 2 * math.log(logvar_or_scale))
+    log_density = -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) / logvar.exp())
+    return _flat(log_density).sum(dim=1)
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """log N(z; 0, I), summed over the last dimension: the prior of `book/13_log_likelihood`."""
+    return -0.5 * (LOG_2PI + z.pow(2)).sum(dim=-1)
+
+
+def diagonal_normal_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(z; mu, diag(exp(logvar))), summed over the last dimension: q(z|x) in chapter 13."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
+
+
+class ELBO(NamedTuple):
+    """The evidence lower bound per example: total = recon - beta * kl (`book/05_elbo.ipynb`)."""
+
+    total: Tensor
+    recon: Tensor
+    kl: Tensor
+
+
+def elbo(
+    model: torch.nn.Module, x: Tensor, beta: float = 1.0, generator: torch.Generator | None = None
+) -> ELBO:
+    """One-sample estimate of the (beta-weighted) ELBO for each example in x.
+
+    recon is E_q[log p(x|z)] estimated with one reparameterized sample, kl is the closed form.
+    Training minimises -total.mean(); with beta = 1 that is the negative ELBO. A `generator`
+    (on the CPU) fixes the noise, so evaluating a model twice gives the same number, as the
+    learning curves of `book/12_aevb.ipynb` need. Derived in `book/05_elbo.ipynb`.
+    """
+    mu, logvar = model.encode(x)
+    if generator is None:
+        z = model.reparameterize(mu, logvar)
+    else:
+        eps = torch.randn(mu.shape, generator=generator).to(mu.device, mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+    recon = model.log_likelihood(x, z)
+    kl = gaussian_kl(mu, logvar)
+    return ELBO(recon - beta * kl, recon, kl)
+
+
+@torch.no_grad()
+def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> Tensor:
+    """log p(x, z_k) - log q(z_k | x) for k draws z_k ~ q(z | x) per image: shape (k, n).
+
+    The importance weights of `book/13_log_likelihood.ipynb`; every bound L_K is a log-mean-exp
+    over blocks of them. Samples are drawn in chunks of `chunk` to bound memory.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    mu, logvar = model.encode(x)
+    out = []
+    for start in range(0, k, chunk):
+        n = min(chunk, k - start)
+        eps = torch.randn((n, *mu.shape), device=mu.device, dtype=mu.dtype)
+        z = mu + (0.5 * logvar).exp() * eps  # (n, batch, latent)
+        x_rep = x.unsqueeze(0).expand(n, *x.shape).reshape(n * x.shape[0], *x.shape[1:])
+        log_px_z = model.log_likelihood(x_rep, z.reshape(-1, z.shape[-1])).view(n, -1)
+        out.append(log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar))
+    return torch.cat(out, dim=0)
+
+
+@torch.no_grad()
+def iwae_bound(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> Tensor:
+    """The importance-weighted bound L_K per example (Burda et al. 2015).
+
+    L_K = E[log (1/K) sum_k p(x, z_k) / q(z_k | x)], computed with log-sum-exp. L_1 is the
+    ELBO, L_K grows with K and tends to log p(x), which makes it the standard estimator of
+    the test log-likelihood. Explained in `book/13_log_likelihood.ipynb`.
+    """
+    if k < 1:
+        raise ValueError(f"iwae_bound: k must be >= 1, got {k}")
+    return torch.logsumexp(log_weights(model, x, k, chunk), dim=0) - math.log(k)

@@ -1,0 +1,211 @@
+"""The runs chapters share: the quick/full switch, the model cache, and the chapters' VAE run.
+
+`make test` sets VAE_QUICK=1 so every notebook runs in seconds; `make book` leaves it unset and
+the book shows the real runs. Chapter 8 trains the classic 20-d MLP VAE, chapter 10 explores
+that same model, chapter 9 trains the notes' convolutional VAE and chapter 11 sweeps beta: each
+run is trained once and kept in $VAE_CACHE_DIR (the Makefile uses `.cache/models`, never
+committed; else ~/.cache/vae-book/models), so whichever chapter runs first trains exactly the
+model the others expect, and a chapter opened on its own (in Colab, say) trains it itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import VAEConfig
+from .data import load_dataset
+from .device import model_device, pick_device
+from .models import build_model
+from .train import EpochRecord, History, evaluate, fit
+
+T = TypeVar("T")
+
+
+def is_quick() -> bool:
+    """True when $VAE_QUICK is set to something other than 0/false/empty (CONTRIBUTING.md)."""
+    return os.environ.get("VAE_QUICK", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def choose(quick: T, full: T) -> T:
+    """`quick` under the test setting, `full` in the built book; used by every chapter."""
+    return quick if is_quick() else full
+
+
+def cache_dir() -> Path:
+    """Where trained models are kept between chapters."""
+    env = os.environ.get("VAE_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "vae-book" / "models"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the library's own source: editing `vae_lib` makes every cached model stale."""
+    digest = hashlib.sha1()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".html", ".js"}:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def committed_results(name: str) -> Path:
+    """The folder of a committed experiment's results, e.g. 'aevb' (`book/12_aevb.ipynb`).
+
+    In the repository it is experiments/<name>; an installed vae_lib carries a copy as package
+    data (vae_lib.experiments), so a chapter opened on its own, as Colab opens it, finds it too.
+    """
+    from importlib import resources
+
+    candidates = [Path(__file__).parent.parent / "experiments" / name]
+    try:
+        candidates.insert(0, Path(str(resources.files("vae_lib.experiments") / name)))
+    except ModuleNotFoundError:
+        pass
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"the committed results {name!r} are not installed; reinstall vae_lib from the repository"
+    )
+
+
+def cached_model(
+    name: str, settings: dict[str, Any], train: Callable[[], Any]
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a model trained with these settings, or call `train()` -> model and cache it.
+
+    The key is the name plus a hash of the settings, the quick flag and the library's source,
+    so changing a setting or the code retrains instead of reusing a stale model. Returns
+    (model, extras) where extras holds whatever `train` stored (its history, for instance); the
+    model sits on `pick_device()` either way. Used by chapters 8-13.
+    """
+    key = json.dumps({"settings": settings, "quick": is_quick(), "code": code_version()},
+                     sort_keys=True, default=str)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    path = cache_dir() / f"{name}-{digest}.pt"
+    if path.exists():
+        try:
+            model, extras = load_checkpoint(path, map_location=pick_device())
+            return model.eval(), extras
+        except CheckpointError:
+            path.unlink(missing_ok=True)  # a stale or broken cache entry: train again
+    result = train()
+    model, extras = result if isinstance(result, tuple) else (result, {})
+    save_checkpoint(model, path, **extras)
+    return model.to(pick_device()).eval(), extras
+
+
+@dataclass
+class TrainedVAE:
+    """A trained model with what was recorded while training it (`book/08_training.ipynb`).
+
+    history      per epoch: mean training loss, test loss, test reconstruction and KL terms
+    train_terms  per epoch: `evaluate` on a fixed slice of the training set ({loss, recon, kl}),
+                 so training and test curves of each term are measured the same way
+    frames       per epoch: reconstructions of `originals` (posterior means), for animations
+    """
+
+    model: nn.Module
+    history: History
+    config: VAEConfig
+    train_terms: list[dict[str, float]] = field(default_factory=list)
+    frames: Tensor | None = None
+    originals: Tensor | None = None
+
+    @property
+    def test_loss(self) -> float:
+        """The last epoch's test loss: negative ELBO, nats per image."""
+        return self.history[-1].test_loss
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall-clock seconds per epoch (on the machine that trained it)."""
+        return sum(self.history.column("seconds")) / len(self.history)
+
+    @property
+    def parameters(self) -> int:
+        """How many numbers the model learns."""
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def train_vae(
+    config: VAEConfig,
+    quiet: bool = True,
+    on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train the run `config` describes; returns (model, extras) for `cached_model`.
+
+    `on_epoch(record, model)` runs after each epoch's own recording (the command line saves
+    pictures there). Explained in `book/08_training.ipynb`.
+    """
+    train = load_dataset(config.dataset, "train", size=config.image_size).images
+    test = load_dataset(config.dataset, "test", size=config.image_size).images
+    train_x = train[: config.train_size] if config.train_size else train
+    test_x = test[: config.test_size] if config.test_size else test
+    torch.manual_seed(config.seed)  # the initial weights, so a rerun repeats exactly
+    net = build_model(config.model_spec(tuple(train_x.shape[1:])))
+    track_x = train_x[: config.track_size]
+    originals = test_x[: config.frames].clone() if config.frames else None
+    train_terms: list[dict[str, float]] = []
+    recon_frames: list[Tensor] = []
+
+    def record(epoch: EpochRecord, net: nn.Module) -> None:
+        if config.track_size:
+            train_terms.append(evaluate(net, track_x, beta=config.beta, binarize=config.binarize))
+        if originals is not None:
+            with torch.no_grad():
+                net.eval()
+                mu, _ = net.encode(originals.to(model_device(net)))
+                recon_frames.append(net.decode(mu).cpu())
+                net.train()
+        if on_epoch is not None:
+            on_epoch(epoch, net)
+
+    history = fit(
+        net, train_x, test_x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        beta=config.beta, binarize=config.binarize, seed=config.seed, quiet=quiet,
+        on_epoch=record,
+    )
+    extras: dict[str, Any] = {"history": history.as_dicts(), "train_terms": train_terms}
+    if originals is not None:
+        extras["originals"] = originals
+        extras["frames"] = torch.stack(recon_frames) if recon_frames else None
+    return net, extras
+
+
+def cached_vae(config: VAEConfig | None = None, quiet: bool | None = None,
+               **settings: Any) -> TrainedVAE:
+    """The run `config` (or `VAEConfig(**settings)`) through the model cache.
+
+    Trained once, then loaded by any chapter. Progress bars show in a live session at the full
+    setting and stay off in tests and builds (`quiet`). Explained in `book/08_training.ipynb`.
+    """
+    config = replace(config, **settings) if config is not None else VAEConfig(**settings)
+    quiet = _quiet_by_default() if quiet is None else quiet
+    model, extras = cached_model(config.name(), asdict(config),
+                                 lambda: train_vae(config, quiet=quiet))
+    return TrainedVAE(
+        model=model,
+        history=History(EpochRecord(**row) for row in extras.get("history", [])),
+        config=config,
+        train_terms=list(extras.get("train_terms", [])),
+        frames=extras.get("frames"),
+        originals=extras.get("originals"),
+    )
+
+
+def _quiet_by_default() -> bool:
+    """No progress bars under `make test` / `make book` (VAE_QUICK set or executed by nbclient)."""
+    return is_quick() or os.environ.get("VAE_PROGRESS", "") in {"0", "false", "no"}

@@ -1,0 +1,86 @@
+"""The live latent explorer: one ipywidgets slider per latent unit, decoded in the kernel.
+
+Every slider move decodes the code again in the running kernel, so it works for any latent
+size, but only with a kernel (Jupyter, Colab, Binder). The built book, which has none, uses
+`vae_lib.display.static_explorer_html` instead. Shown in `book/10_latent_space.ipynb`.
+Works with ipywidgets 7.7 (Colab's) and 8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import torch
+from torch import Tensor, nn
+
+from .device import model_device
+from .display.html import image_png
+
+# A slider's tooltip is its label's title, which names it for assistive technology (the book's
+# _ext/vendor/widgets-config.js copies it onto the slider): `description_tooltip` in ipywidgets 7.
+_TOOLTIP = (
+    "tooltip" if "tooltip" in widgets.FloatSlider.class_trait_names() else "description_tooltip"
+)
+
+
+@torch.no_grad()
+def decode_png(model: nn.Module, z: Tensor | Sequence[float], scale: int = 1) -> bytes:
+    """Decode one latent code and return the mean image as PNG bytes (chapter 10's explorer)."""
+    code = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).to(model_device(model))
+    return image_png(model.decode(code)[0], scale)
+
+
+class LatentExplorer(widgets.HBox):
+    """Sliders, one per latent unit, beside the image the decoder makes of the code they set.
+
+    `sliders[j]` holds z_j and `image` the decoded picture (PNG bytes in `image.value`); moving a
+    slider, in the browser or by setting `.value` from Python, decodes again. `code()` returns the
+    current z. `start` is the first code shown (the prior mean 0 unless given; a test image's
+    posterior mean starts from a real digit). Explained in `book/10_latent_space.ipynb`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        start: Tensor | Sequence[float] | None = None,
+        span: float = 3.0,
+        step: float = 0.05,
+        scale: int = 5,
+    ):
+        latent = int(model.latent_dim)
+        start_code = (
+            torch.zeros(latent) if start is None else torch.as_tensor(start).float().reshape(-1)
+        )
+        if start_code.shape[0] != latent:
+            raise ValueError(f"start must have {latent} entries, got {start_code.shape[0]}")
+        if span <= 0:
+            raise ValueError(f"span must be > 0, got {span}")
+        self.model = model.eval()
+        self.scale = scale
+        # One column of sliders up to 10 units, two narrower ones beyond (fits a book page).
+        columns = 1 if latent <= 10 else 2
+        width = "320px" if columns == 1 else "250px"
+        self.sliders = [
+            widgets.FloatSlider(
+                value=float(start_code[j].clamp(-span, span)), min=-span, max=span, step=step,
+                description=f"z{j + 1}", continuous_update=True, readout_format=".2f",
+                layout=widgets.Layout(width=width), **{_TOOLTIP: f"latent z{j + 1}"},
+            )
+            for j in range(latent)
+        ]
+        self.image = widgets.Image(format="png", value=decode_png(model, self.code(), scale))
+        for slider in self.sliders:
+            slider.observe(self._redraw, names="value")
+        panel = widgets.GridBox(
+            self.sliders,
+            layout=widgets.Layout(grid_template_columns=f"repeat({columns}, {width})"),
+        )
+        super().__init__([self.image, panel], layout=widgets.Layout(align_items="center"))
+
+    def code(self) -> Tensor:
+        """The latent code the sliders currently set, shape (latent_dim,)."""
+        return torch.tensor([s.value for s in self.sliders], dtype=torch.float32)
+
+    def _redraw(self, change=None) -> None:
+        self.image.value = decode_png(self.model, self.code(), self.scale)
