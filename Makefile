@@ -8,20 +8,27 @@ PY_STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 HTML      := _build/html
 TEST_OUT  := _build/test
+ALONE     := _build/standalone
 export VAE_CACHE_DIR ?= $(CURDIR)/.cache/models
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # The test steps run one torch thread per process: steadier timings on small shared machines.
 QUICK := VAE_QUICK=1 OMP_NUM_THREADS=1
 
-.PHONY: book test setup chromium unit notebooks test-book browser lint benchmark pin clean
+.PHONY: book test lab setup chromium unit widgets7 notebooks test-book browser lint benchmark pin \
+        clean
 
 ## book: build the HTML book with every notebook executed at full setting
 book: setup
-	$(BIN)/jupyter-book build . -n --keep-going
+	VAE_PROGRESS=0 $(BIN)/jupyter-book build . -n --keep-going
 	@echo "The book is at $(CURDIR)/$(HTML)/index.html"
 
 ## test: lint, unit tests, every notebook under nbval, the strict book build, browser tests
-test: setup lint unit notebooks test-book browser
+test: setup lint unit widgets7 notebooks test-book browser
+
+## lab: JupyterLab in the project's environment, on the book's folder (data from VAE_DATA_DIR)
+lab: setup
+	$(BIN)/python -m ipykernel install --sys-prefix --name vae-book --display-name "vae-book"
+	$(BIN)/jupyter lab --notebook-dir=book
 
 setup: $(PY_STAMP) $(NPM_STAMP) chromium
 
@@ -48,8 +55,22 @@ lint:
 unit:
 	$(QUICK) $(BIN)/pytest -q tests --ignore=tests/browser
 
+# Colab's ipywidgets (7.7.1) in a small venv layered on .venv: the widget tests must pass there too.
+widgets7:
+	$(BIN)/python scripts/layered_venv.py _build/ipywidgets7 ipywidgets==7.7.1 \
+	  "widgetsnbextension~=3.6.0" ipython_genutils
+	PYTHONPATH=$(CURDIR) _build/ipywidgets7/bin/python -m pytest -q -p no:cacheprovider \
+	  tests/test_widgets.py
+
+# Every chapter under nbval the way Colab runs it: vae_lib from a wheel, in an empty folder.
 notebooks:
-	$(QUICK) $(BIN)/pytest -q --nbval-lax --nbval-current-env book
+	rm -rf $(ALONE) && mkdir -p $(ALONE)/run
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(ALONE)/wheel .
+	$(BIN)/python scripts/layered_venv.py $(ALONE)/venv $(ALONE)/wheel/*.whl
+	cp book/*.ipynb $(ALONE)/run/
+	cd $(ALONE)/run && $(QUICK) \
+	  ../venv/bin/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+	  --junitxml=../nbval.xml *.ipynb
 
 test-book:
 	$(QUICK) $(BIN)/jupyter-book build . --path-output $(TEST_OUT) -n -W --keep-going

@@ -10,16 +10,20 @@ not show it (tests/browser checks the built pages too).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-INSTALL_URL = "git+https://github.com/vae-book/vae-book"
+_SPEC = importlib.util.spec_from_file_location("install_cell", ROOT / "scripts/install_cell.py")
+install_cell = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(install_cell)
 
 
 def _ids(paths):
@@ -48,12 +52,21 @@ def test_first_cell_installs_vae_lib_and_is_hidden(path):
         f"{path.name}: the first cell must be the Colab install cell (CONTRIBUTING.md), "
         f"not a {first['cell_type']} cell"
     )
-    source = _source(first)
-    assert "import vae_lib" in source and INSTALL_URL in source, (
-        f"{path.name}: the first cell must try `import vae_lib` and pip-install {INSTALL_URL}"
+    assert _source(first) == install_cell.install_cell_source(), (
+        f"{path.name}: the first cell must be the install cell; run python scripts/install_cell.py"
     )
     tags = first.get("metadata", {}).get("tags", [])
     assert "remove-cell" in tags, f"{path.name}: the install cell must be tagged remove-cell"
+
+
+def test_the_repository_url_is_set_in_one_place():
+    url = install_cell.repository_url()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["urls"]["Repository"] == url
+    readme = (ROOT / "README.md").read_text()
+    slug = url.removeprefix("https://github.com/")
+    for badge in ("mybinder.org/v2/gh/", "colab.research.google.com/github/"):
+        assert f"{badge}{slug}/" in readme, f"README's {badge} link does not point at {url}"
 
 
 def _pinned(cell: dict) -> bool:

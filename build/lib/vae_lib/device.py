@@ -8,8 +8,11 @@ inputs to `model_device(model)`. Chapters do the same with their own tensors.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -59,3 +62,41 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may really use: its affinity mask and its cgroup's CPU quota.
+
+    `os.cpu_count()` and torch's default count the host's cores; in a container with a quota
+    (Binder gives about one CPU on a many-core host) that many threads fight over one core.
+    The thread count every chapter trains with follows it (`book/08_training.ipynb`).
+    """
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cgroup_quota()
+    return max(1, min(count or 1, quota or count or 1))
+
+
+def _cgroup_quota() -> int | None:
+    """The CPU quota of cgroup v2 (cpu.max) or v1 (cfs_quota_us), rounded up; None if unset."""
+    for quota_file, period_file in (
+        ("/sys/fs/cgroup/cpu.max", None),
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+    ):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            words = Path(quota_file).read_text().split()
+            period = Path(period_file).read_text().split() if period_file else words[1:]
+            if words[0] not in {"max", "-1"}:
+                return math.ceil(int(words[0]) / int(period[0]))
+    return None
+
+
+@lru_cache(maxsize=1)
+def use_usable_threads() -> int:
+    """Once per process, cap torch's threads at `usable_cpus()` unless the user chose a count.
+
+    Called by `fit`; an explicit OMP_NUM_THREADS (the Makefile's tests) or `torch_threads`
+    wins. Returns the thread count in force.
+    """
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() > usable_cpus():
+        torch.set_num_threads(usable_cpus())
+    return torch.get_num_threads()

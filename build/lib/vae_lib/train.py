@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .checkpoint import save_checkpoint
-from .device import model_device, pick_device
+from .device import model_device, pick_device, use_usable_threads
 
 LossFn = Callable[[nn.Module, Tensor, int], Tensor]
 
@@ -149,6 +149,7 @@ def fit(
         raise TypeError("fit needs a model with an objective(x, beta) method, like the book's")
     train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
     device = torch.device(device) if device is not None else pick_device()
+    use_usable_threads()
     generator = seed_everything(seed)
     model.to(device).train()
     train_x = train_x.to(device)
