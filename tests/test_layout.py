@@ -57,12 +57,22 @@ def test_no_module_is_much_over_250_lines():
 def test_usable_cpus_follow_the_cgroup_quota(monkeypatch, tmp_path):
     from vae_lib import device
 
-    quota = tmp_path / "cpu.max"
-    quota.write_text("150000 100000\n")  # one and a half CPUs
+    files = {"/proc/self/cgroup": "0::/box\n", "/sys/fs/cgroup/box/cpu.max": "150000 100000\n"}
     real_read = Path.read_text
-    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: real_read(
-        quota if str(self) == "/sys/fs/cgroup/cpu.max" else self, *a, **k))
+
+    def read_text(self, *args, **kwargs):
+        if str(self) in files:
+            return files[str(self)]
+        if str(self).startswith(("/sys/fs/cgroup", "/proc/self/cgroup")):
+            raise OSError("not in this test")
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
     monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: set(range(64)))
-    assert device.usable_cpus() == 2
-    quota.write_text("max 100000\n")
+    assert device.usable_cpus() == 2  # one and a half CPUs, rounded up
+    files["/sys/fs/cgroup/box/cpu.max"] = "max 100000\n"
     assert device.usable_cpus() == 64
+    files["/proc/self/cgroup"] = "4:cpu,cpuacct:/job\n"
+    files["/sys/fs/cgroup/cpu/job/cpu.cfs_quota_us"] = "100000\n"
+    files["/sys/fs/cgroup/cpu/job/cpu.cfs_period_us"] = "100000\n"
+    assert device.usable_cpus() == 1

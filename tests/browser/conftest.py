@@ -327,6 +327,20 @@ PROBE = r"""() => {
             ".widget-slider, .jupyter-widgets input[type=range], .widget-subarea .noUi-target"
         )).filter(visible).length,
         explorers: document.querySelectorAll("[data-vae-explorer]").length,
+        // Code cells wider than the column (they would scroll sideways): their first lines.
+        wide_code: Array.from(document.querySelectorAll("div.cell_input pre"))
+            .filter(pre => pre.scrollWidth > pre.clientWidth + 2)
+            .map(pre => pre.textContent.split("\n")[0]),
+        // Output figures drawn at less than half their size: too small to read.
+        shrunk_figures: Array.from(document.querySelectorAll("div.cell_output img"))
+            .filter(img => img.naturalWidth > 0 && img.clientWidth < 0.5 * img.naturalWidth)
+            .map(img => `${img.naturalWidth}px shown at ${img.clientWidth}px`),
+        kernel_notes: document.querySelectorAll(".vae-kernel-note").length,
+        live_explorers: Array.from(document.querySelectorAll(".jupyter-widgets.widget-hbox"))
+            .filter(box => box.querySelector("img") && box.querySelector(".widget-slider"))
+            .length,
+        reference_labels: Array.from(document.querySelectorAll(".citation .label"))
+            .map(el => el.textContent.trim()),
         launch_menu_visible: Array.from(document.querySelectorAll(
             ".dropdown-launch-buttons button")).filter(visible).length,
     };

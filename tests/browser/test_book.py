@@ -325,3 +325,88 @@ def test_internal_links_resolve(html_dir):
                 if unquote(parts.fragment) not in parse(target).ids:
                     broken.append(f"{name}: {href} (no such anchor)")
     assert not broken, "broken links:\n  " + "\n  ".join(broken)
+
+
+# ---------------------------------------------------------------------------------------------
+# Page polish: what a reader sees at 1280 px, in dark mode and on a phone.
+
+
+@pytest.mark.parametrize("name", all_pages())
+def test_no_nbval_marker_is_shown(visited, name):
+    assert "NBVAL_CHECK_OUTPUT" not in visited(name).facts["html"]
+
+
+@pytest.mark.parametrize("name", notebook_pages())
+def test_code_cells_fit_the_column(visited, name):
+    wide = visited(name).facts["wide_code"]
+    assert not wide, f"{len(wide)} code cells scroll sideways at 1280 px, starting: {wide[:3]}"
+
+
+@pytest.mark.parametrize("name", notebook_pages())
+def test_figures_are_not_shrunk_to_illegibility(visited, name):
+    shrunk = visited(name).facts["shrunk_figures"]
+    assert not shrunk, f"figures drawn too small: {shrunk}"
+
+
+def test_live_explorers_say_they_need_a_kernel(visited):
+    facts = visited("book/10_latent_space.html").facts
+    assert facts["live_explorers"] >= 1
+    assert facts["kernel_notes"] == facts["live_explorers"]
+
+
+def test_references_carry_author_year_labels(visited):
+    labels = visited("book/references.html").facts["reference_labels"]
+    assert labels, "no labels in the bibliography"
+    pattern = re.compile(r"^\[?[A-Z][^,\]]+(?: and [^,\]]+| et al\.)?, (\d{4}|n\.d\.)[a-z]?\]?$")
+    odd = [label for label in labels if not pattern.match(label)]
+    assert not odd, f"labels not in author-year form: {odd}"
+    assert any(label.strip("[]") == "Kingma and Welling, 2013" for label in labels), labels
+
+
+DARK_PAGES = ["book/09_conv_vae.html", "book/10_latent_space.html", "book/11_beta_vae.html"]
+
+
+@pytest.mark.parametrize("name", DARK_PAGES)
+def test_dark_mode_is_readable(browser, server, name):
+    """In dark mode: no axe violation (colour contrast included) and no light output boxes."""
+    from .conftest import audit
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script("localStorage.setItem('mode', 'dark');"
+                            " localStorage.setItem('theme', 'dark');")
+    page = context.new_page()
+    try:
+        page.goto(server + name, wait_until="load", timeout=60_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        violations = audit(page)
+        assert violations == [], json.dumps(violations, indent=1)[:2000]
+        light = page.evaluate("""() => Array.from(document.querySelectorAll(
+                "div.cell_output .output, div.cell_output .widget-subarea, div.cell_output table"))
+            .map(el => getComputedStyle(el).backgroundColor)
+            .filter(c => { const v = (c.match(/[\\d.]+/g) || []).map(Number);
+                           return v.length >= 3 && (v.length < 4 || v[3] > 0.5)
+                                  && (v[0] + v[1] + v[2]) / 3 > 160; })""")
+        assert not light, f"light boxes in dark mode: {light[:5]}"
+    finally:
+        context.close()
+
+
+def test_a_phone_can_use_the_explorers(browser, server):
+    context = browser.new_context(viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(server + "book/10_latent_space.html", wait_until="load", timeout=60_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.widget-slider').length > 0",
+                               timeout=30_000)
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= 401, f"the page is {overflow} px wide on a 400 px screen"
+        cut = page.evaluate("""() => Array.from(document.querySelectorAll(
+                ".widget-slider, [data-vae-explorer] input"))
+            .filter(el => { const r = el.getBoundingClientRect();
+                            return r.width > 0 && (r.left < 0 || r.right > innerWidth + 1); })
+            .length""")
+        assert cut == 0, f"{cut} sliders reach past the screen's edge"
+    finally:
+        context.close()
