@@ -21,7 +21,8 @@ NBVAL_MARKER = re.compile(r'<span class="c1">#\s*NBVAL_CHECK_OUTPUT</span>\n?')
 
 def _surnames(entry) -> list[str]:
     people = entry.persons.get("author") or entry.persons.get("editor") or []
-    return [" ".join(p.prelast_names + p.last_names) for p in people]
+    names = [" ".join(p.prelast_names + p.last_names) for p in people]
+    return [name.replace("{", "").replace("}", "") for name in names]
 
 
 def author_year(entry) -> str:

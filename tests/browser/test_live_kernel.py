@@ -78,9 +78,16 @@ def test_a_live_slider_redraws_the_decoded_image(browser, lab):
             " return w && w.sessionContext && w.sessionContext.session"
             " && w.sessionContext.session.kernel; }", timeout=120_000)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Slider messages queue behind running cells: wait until every cell has run.
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " const busy = [...document.querySelectorAll('.jp-InputPrompt')]"
+            "   .some(p => p.textContent.includes('*'));"
+            " return !busy && w.sessionContext.session.kernel.status === 'idle'; }",
+            timeout=300_000, polling=500)
         explorer = page.locator(".jp-OutputArea-output .widget-hbox", has=page.locator("img"),
                                 has_text="z1").first
-        explorer.wait_for(state="visible", timeout=240_000)
+        explorer.wait_for(state="visible", timeout=60_000)
         image = explorer.locator("img").first
         before = image.get_attribute("src")
         handle = explorer.locator(".noUi-handle, .ui-slider-handle").first

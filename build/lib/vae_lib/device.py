@@ -77,14 +77,27 @@ def usable_cpus() -> int:
 
 
 def _cgroup_quota() -> int | None:
-    """The CPU quota of cgroup v2 (cpu.max) or v1 (cfs_quota_us), rounded up; None if unset."""
-    for quota_file, period_file in (
-        ("/sys/fs/cgroup/cpu.max", None),
-        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+    """This process's CPU quota under cgroup v2 (cpu.max) or v1 (cfs_quota_us), rounded up.
+
+    None when there is no quota. The process's own cgroup is read from /proc/self/cgroup; in a
+    container that is usually the root of the mounted hierarchy.
+    """
+    own = {"v2": "/", "v1": "/"}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                own["v2"] = path
+            elif "cpu" in controllers.split(","):
+                own["v1"] = path
+    v1 = Path("/sys/fs/cgroup/cpu") / own["v1"].lstrip("/")
+    for base, quota_name, period_name in (
+        (Path("/sys/fs/cgroup") / own["v2"].lstrip("/"), "cpu.max", None),
+        (v1, "cpu.cfs_quota_us", "cpu.cfs_period_us"),
     ):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            words = Path(quota_file).read_text().split()
-            period = Path(period_file).read_text().split() if period_file else words[1:]
+            words = (base / quota_name).read_text().split()
+            period = (base / period_name).read_text().split() if period_name else words[1:]
             if words[0] not in {"max", "-1"}:
                 return math.ceil(int(words[0]) / int(period[0]))
     return None
