@@ -138,7 +138,7 @@ def load_checkpoint(
 
 
 def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> nn.Module:
-    """Build the stored config's model and load the stored weights (CheckpointError if not)."""
+    """Build the stored config's model and load its weights; CheckpointError if not (chapter 8)."""
     try:
         model = build_model(payload["config"])
     except (ValueError, TypeError) as err:
