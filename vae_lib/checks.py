@@ -62,3 +62,13 @@ def check_count(name: str, value: int, low: int = 1, high: int | None = None) ->
         bound = f">= {low}" if high is None else f"between {low} and {high}"
         raise ValueError(f"{name} must be {bound}, got {value}")
     return int(value)
+
+
+def check_learning_rate(lr: float) -> float:
+    """The step size, if it is a finite number > 0 (`fit`, `book/08_training.ipynb`).
+
+    Too large a finite one is not refused here: the run diverges and `fit` says so.
+    """
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < math.inf:
+        raise ValueError(f"learning rate must be a finite number > 0, got {lr!r}")
+    return float(lr)

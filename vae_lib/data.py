@@ -185,8 +185,10 @@ def _read_frey(path: Path):
         hint = " (transposed?)" if raw.ndim == 2 and raw.shape[1] == 28 * 20 else ""
         raise DataError(f"frey: {path} holds a {'x'.join(map(str, raw.shape))} matrix{hint};"
                         f" expected 560 x frames (28 x 20 pixels per column)")
-    if raw.dtype.kind not in "ui" or raw.min() < 0 or raw.max() > 255:
-        raise DataError(f"frey: {path} holds {raw.dtype} values outside 0-255; expected bytes")
+    if raw.dtype.kind not in "ui":
+        raise DataError(f"frey: {path} holds {raw.dtype} values; expected bytes (0-255)")
+    if raw.min() < 0 or raw.max() > 255:
+        raise DataError(f"frey: {path} holds values outside 0-255; expected bytes")
     return raw
 
 

@@ -14,14 +14,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from numbers import Real
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .checks import check_beta, check_count, check_pixels
+from .checks import check_beta, check_count, check_learning_rate, check_pixels
 from .device import model_device, pick_device
 from .run_state import check_new_run, data_fingerprint, load_run, save_run, side_rng
 
@@ -152,7 +151,9 @@ def fit(
     continues that run bit for bit. A loss or weights that stop being finite raise
     FloatingPointError, and nothing of that epoch is saved. Explained in `book/08_training.ipynb`.
     """
-    _check_settings(epochs, batch_size, lr)
+    check_count("epochs", epochs, low=0)
+    check_count("batch_size", batch_size)
+    check_learning_rate(lr)
     beta = check_beta(beta)
     if not callable(getattr(model, "objective", None)):
         raise TypeError("fit needs a model with an objective(x, beta) method, like the book's")
@@ -202,13 +203,6 @@ def fit(
     return history
 
 
-def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
-    check_count("epochs", epochs, low=0)
-    check_count("batch_size", batch_size)
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not (0 < lr < math.inf):
-        raise ValueError(f"learning rate must be a finite number > 0, got {lr!r}")
-
-
 def _check_diverged(model: nn.Module, record: EpochRecord) -> None:
     """Stop a run whose weights or test loss stopped being finite; it is not saved."""
     finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
@@ -243,7 +237,11 @@ def _train_epoch(
                                      f" {desc}, step {step}; try a smaller learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        try:
+            opt.step()
+        except RuntimeError as err:  # a step too large for float32 (lr 1e300, say)
+            raise FloatingPointError(f"training diverged at {desc}, step {step}: {err};"
+                                     " try a smaller learning rate") from None
         running += loss.item() * x.shape[0]
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.1f}")
