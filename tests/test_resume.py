@@ -168,3 +168,14 @@ def test_aevb_resume_keeps_finished_curves_and_reruns_the_rest(tmp_path, monkeyp
     with pytest.raises(ValueError, match="made with other settings"):
         aevb.command(AEVBConfig("frey", latent_dims=(2, 3), samples=300, first=100, seed=1),
                      tmp_path / "run", resume=True)
+
+
+def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vae_lib.runs, "fit", interrupted)
+    assert main([*TRAIN, "-e", "3", "--out", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert err == "vae_lib: interrupted; no epoch had finished; nothing was saved\n"
+    assert not list((tmp_path / "run").iterdir())  # so the same command can simply run again

@@ -45,9 +45,11 @@ def train_command(args: argparse.Namespace) -> int:
             on_epoch=lambda record, model: _save_reconstructions(out, record.epoch, model,
                                                                  fixed, frames))
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"{_epochs_saved(out / CHECKPOINT)} finished epoch(s) are saved"
-                                f" in {out / CHECKPOINT}; continue with: {command} --resume"
-                                ) from None
+        saved = _epochs_saved(out / CHECKPOINT)
+        if not saved:
+            raise KeyboardInterrupt("no epoch had finished; nothing was saved") from None
+        raise KeyboardInterrupt(f"{saved} finished epoch(s) are saved in {out / CHECKPOINT};"
+                                f" continue with: {command} --resume") from None
     _write_outputs(out, model, extras, frames, command)
     history = extras["history"]
     final = f"test loss {history[-1]['test_loss']:.2f} nats/image" if history else "no epochs run"
