@@ -6,13 +6,16 @@ objectives   gaussian_kl, likelihoods, elbo, log_weights, iwae_bound
 data         load_dataset (mnist, fashion-mnist, frey, digits)
 device       pick_device, model_device, torch_threads: where tensors live, how many threads
 train        fit (any model with an objective), evaluate
+run_state    a training run's state between epochs: what fit(checkpoint=, resume=) saves and reads
+checks       the boundary checks: pixels in [0, 1], finite values, beta, counts
 runs         choose / is_quick (quick vs full), cached_model, cached_vae: the runs chapters share
-checkpoint   save_checkpoint, load_checkpoint (atomic writes, weights only)
+checkpoint   save_checkpoint, load_checkpoint (atomic writes, weights only, versioned, sha256)
 explore      latent maths: interpolation, grids, traversals, posterior means, active units
 plots        figures (loads matplotlib)           derivation  sympy-checked steps (loads sympy)
 display      HTML tables, inline GIFs, the static explorer    widgets  the live ipywidgets explorer
 aevb         Kingma & Welling's Figure 2 experiment (`python -m vae_lib aevb`)
-cli          `python -m vae_lib train | aevb`
+cli          `python -m vae_lib train | aevb`: flags, the --out policy, one-line errors
+train_command  `python -m vae_lib train`: the run and the folder it writes (resumable)
 
 `import vae_lib` loads torch only: each name below is imported from its module on first use, so
 plotting, sympy and ipywidgets load when a chapter first needs them.
@@ -44,8 +47,9 @@ _EXPORTS = {
     "widgets": ["LatentExplorer"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"aevb", "checkpoint", "cli", "config", "data", "derivation", "device", "display",
-               "explore", "models", "objectives", "plots", "runs", "train", "widgets"}
+_SUBMODULES = {"aevb", "checkpoint", "checks", "cli", "config", "data", "derivation", "device",
+               "display", "explore", "models", "objectives", "plots", "run_state", "runs", "train",
+               "train_command", "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 

@@ -6,6 +6,8 @@ leaves a half-written checkpoint where a good one used to be.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -53,20 +55,70 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+FORMAT = "vae-book/2"  # bump when the payload changes; other versions are refused, not guessed
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """sha256 over the names, dtypes, shapes and bytes of the weights, in sorted order.
+
+    Stored in every checkpoint and checked on load, so flipped bytes or an edited tensor are
+    caught instead of loading silently (the run cache of chapter 8 then retrains).
+    """
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
-    """Save weights, config and any extra JSON-like data (a history, say) atomically.
+    """Save weights, config, checksum and any extra plain data (a history, say) atomically.
 
     Used by the run cache of chapters 8-13 and by `python -m vae_lib train`.
     """
-    import io
-
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save(
-        {"format": "vae-book/1", "config": model.config, "state_dict": state, **extra}, buffer
-    )
+    payload = {"format": FORMAT, "config": model.config, "state_dict": state,
+               "sha256": weights_digest(state), **extra}
+    torch.save(payload, buffer)
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The verified payload of a checkpoint: ours, this format, a model config, intact weights.
+
+    Only tensors and plain data are read (`weights_only=True`): a checkpoint cannot run code
+    when loaded. Anything else is one `CheckpointError` line (the run cache of chapter 8).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt, or not plain weights?):"
+            f" {type(err).__name__}: {first}"
+        ) from None
+    if not isinstance(payload, dict) or "format" not in payload:
+        raise CheckpointError(f"{path} is not a vae-book checkpoint")
+    if payload["format"] != FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {payload['format']!r}; this"
+                              f" library reads {FORMAT!r} (retrain or use the matching version)")
+    config, state = payload.get("config"), payload.get("state_dict")
+    if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
+        raise CheckpointError(f"{path} has no model config")
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(f"{path} has no weights (state_dict)")
+    if payload.get("sha256") != weights_digest(state):
+        raise CheckpointError(f"{path}: the weights do not match their checksum (corrupt or"
+                              " tampered)")
+    return payload
 
 
 def load_checkpoint(
@@ -75,27 +127,25 @@ def load_checkpoint(
     """Rebuild the model a checkpoint describes and load its weights; returns (model, extras).
 
     The model lands on `map_location`, `pick_device()` unless given, like every model the
-    library returns. Only tensors and plain data are read (`weights_only=True`): a checkpoint
-    cannot run code when loaded. Used by the run cache of chapters 8-13.
+    library returns. Used by the run cache of chapters 8-13.
     """
-    path = Path(path)
     map_location = pick_device() if map_location is None else torch.device(map_location)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+    payload = read_checkpoint(path)
+    model = model_from_payload(payload, path)
+    extras = {k: v for k, v in payload.items()
+              if k not in {"format", "config", "state_dict", "sha256"}}
+    return model.to(map_location), extras
+
+
+def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> nn.Module:
+    """Build the stored config's model and load its weights; CheckpointError if not (chapter 8)."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupt?):"
-            f" {type(err).__name__}: {err}"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != "vae-book/1":
-        raise CheckpointError(f"{path} is not a vae-book checkpoint")
-    model = build_model(payload["config"])
+        model = build_model(payload["config"])
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: cannot build its model: {err}") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not fit the stored config: {first}") from None
-    extras = {k: v for k, v in payload.items() if k not in {"format", "config", "state_dict"}}
-    return model.to(map_location), extras
+    return model

@@ -1,26 +1,23 @@
 """Command line: `python -m vae_lib train ...` re-creates the notes' train.py.
 
-`train` keeps the notes' short flags (-e, -b, -lr, -n) and writes everything a reader wants to
-look at into one folder: history.csv, loss.png, per-epoch reconstructions, reconstructions.gif
-and the final checkpoint. `aevb` runs Kingma & Welling's Figure 2 experiment
-(`vae_lib.aevb`). The flags of both are built from the fields of their configs (`VAEConfig`,
-`AEVBConfig`), so a setting has one name, one default and one range. Bad input ends with a
-one-line error and exit status 2.
+`train` keeps the notes' short flags (-e, -b, -lr, -n) and writes everything a reader wants
+to look at into one folder (`vae_lib.train_command`). `aevb` runs Kingma & Welling's Figure 2
+experiment (`vae_lib.aevb`). The flags of both are built from the fields of their configs
+(`VAEConfig`, `AEVBConfig`), so a setting has one name, one default and one range. Bad input
+ends with a one-line error and exit status 2; Ctrl-C with exit status 130 and how to resume.
+`--out` never writes into experiments/ (committed results) without --into-committed, and a
+folder that already holds a run is refused unless --resume continues it (`output_folder`).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import types
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
-
-HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "test_recon", "test_kl")
 
 
 class UsageError(Exception):
@@ -105,19 +102,53 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = commands.add_parser("train", help="train a VAE and save curves, reconstructions, a GIF")
     add_config_arguments(train, VAEConfig)
-    train.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_arguments(train, "runs/latest", "continue the run in --out from its last"
+                          " finished epoch (checkpoint.pt), bit for bit")
     aevb = commands.add_parser("aevb", help="Kingma & Welling's Figure 2 curves as CSV files")
     add_config_arguments(aevb, AEVBConfig)
-    aevb.add_argument("--out", type=Path, default=Path("runs/aevb"), help="output folder")
     aevb.add_argument("--quiet", action="store_true", help="no line per finished curve")
+    _add_output_arguments(aevb, "runs/aevb", "keep the finished curves in --out (same settings"
+                          " only) and rerun the unfinished ones")
     return parser
 
 
-def _writable_folder(path: Path) -> Path:
-    """Create the output folder and prove we can write there before spending time training."""
+def _add_output_arguments(parser: argparse.ArgumentParser, default: str, resume: str) -> None:
+    parser.add_argument("--out", type=Path, default=Path(default),
+                        help="output folder; one that already holds a run is refused unless"
+                             " --resume")
+    parser.add_argument("--resume", action="store_true", help=resume)
+    parser.add_argument("--into-committed", action="store_true",
+                        help=f"allow an --out inside {COMMITTED}/ (the book's committed results)")
+
+
+COMMITTED = "experiments"  # the book's committed results: written only with --into-committed
+
+
+def _committed_roots() -> list[Path]:
+    repo = Path(__file__).resolve().parents[1]
+    return [repo / COMMITTED, Path.cwd().resolve() / COMMITTED]
+
+
+def output_folder(path: Path, resume: bool, into_committed: bool, holds_run) -> Path:
+    """Check `--out` before any work: a real folder, not committed results, not another run.
+
+    The policy of `python -m vae_lib train | aevb` (chapter 8): an empty path is refused; a
+    folder inside experiments/ needs --into-committed; a folder that already holds a run
+    (`holds_run(path)`) is continued with --resume and refused otherwise, so nothing is
+    overwritten or mixed with a stale run's files; --resume with nothing to resume is refused.
+    """
     if str(path).strip() in {"", "."}:
         raise UsageError("--out must name a folder, got an empty path")
+    where = path.resolve()
+    if not into_committed and any(where == r or r in where.parents for r in _committed_roots()):
+        raise UsageError(f"--out {path} is inside {COMMITTED}/, the book's committed results;"
+                         " pass --into-committed to write there")
+    if holds_run(path) and not resume:
+        raise UsageError(f"--out {path} already holds a run: pass --resume to continue it,"
+                         " or choose another --out")
+    if resume and not holds_run(path):
+        raise UsageError(f"--resume: there is no run to continue in {path}")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
@@ -128,96 +159,37 @@ def _writable_folder(path: Path) -> Path:
     return path
 
 
-def _history_csv(history) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
-    for r in history:
-        writer.writerow([r.epoch] + [f"{getattr(r, c):.4f}" for c in HISTORY_COLUMNS[1:]])
-    return out.getvalue()
-
-
-def train_command(args: argparse.Namespace) -> int:
-    """`python -m vae_lib train`: one VAE run with its pictures, as in the notes (chapter 8)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .config import VAEConfig, command_line
-    from .data import load_dataset
-    from .runs import train_vae
-
-    config = config_from_args(VAEConfig, args)
-    out = _writable_folder(args.out)
-    fixed = load_dataset(config.dataset, "test", size=config.image_size).images[:8]
-    frames: list = []
-    model, extras = train_vae(config, quiet=args.quiet,
-                              on_epoch=lambda record, model: _save_reconstructions(
-                                  out, record.epoch, model, fixed, frames))
-    _write_outputs(out, model, extras, frames,
-                   command=f"{command_line('python -m vae_lib train', config)} --out {out}")
-    history = extras["history"]
-    final = f"test loss {history[-1]['test_loss']:.2f} nats/image" if history else "no epochs run"
-    print(f"{final}; wrote {out}")
-    return 0
-
-
-def _save_reconstructions(out: Path, epoch: int, model, fixed, frames: list) -> None:
-    """After each epoch: eight test images above their reconstructions, kept for the GIF."""
-    import torch
-
-    from .checkpoint import atomic_write_bytes
-    from .device import model_device
-    from .plots import grid_to_pil
-
-    with torch.no_grad():
-        recon = model(fixed.to(model_device(model)))[0].cpu()
-    picture = grid_to_pil(torch.cat([fixed, recon]), ncols=8)
-    frames.append(picture)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    atomic_write_bytes(out / "reconstructions" / f"epoch_{epoch:03d}.png", buffer.getvalue())
-
-
-def _write_outputs(out: Path, model, extras: dict, frames: list, command: str) -> None:
-    """history.csv, loss.png, reconstructions.gif and model.pt of a finished run."""
-    import matplotlib.pyplot as plt
-
-    from .checkpoint import atomic_write_text, save_checkpoint
-    from .plots import plot_losses, save_figure, save_gif
-    from .train import EpochRecord, History
-
-    history = History(EpochRecord(**row) for row in extras["history"])
-    atomic_write_text(out / "history.csv", _history_csv(history))
-    if history:
-        save_figure(plot_losses(history), out / "loss.png")
-        plt.close("all")
-        save_gif(frames, out / "reconstructions.gif")
-    save_checkpoint(model, out / "model.pt", history=extras["history"], command=command)
-
-
 def aevb_command(args: argparse.Namespace) -> int:
     """`python -m vae_lib aevb`: the Figure 2 curves of `book/12_aevb.ipynb` into `--out`."""
     from .aevb import command
     from .aevb.config import AEVBConfig
+    from .aevb.runner import holds_results
 
     config = config_from_args(AEVBConfig, args)
-    return command(config, _writable_folder(args.out), quiet=args.quiet)
+    out = output_folder(args.out, args.resume, args.into_committed,
+                        lambda path: holds_results(path, config.dataset))
+    return command(config, out, quiet=args.quiet, resume=args.resume)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m vae_lib` and the `vae-lib` script (README.md, chapter 8)."""
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .train_command import train_command
 
     try:
         args = build_parser().parse_args(argv)
         return {"train": train_command, "aevb": aevb_command}[args.command](args)
-    except (UsageError, DataError, CheckpointError, ValueError) as err:
-        print(f"vae_lib: error: {err}", file=sys.stderr)
+    except (UsageError, DataError, CheckpointError, ValueError, FloatingPointError) as err:
+        print(f"vae_lib: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vae_lib: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"vae_lib: interrupted{'; ' + str(err) if str(err) else ''}", file=sys.stderr)
         return 130
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
 
 
 if __name__ == "__main__":

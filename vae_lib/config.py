@@ -21,15 +21,16 @@ MODELS = ("mlp", "conv")
 
 
 def setting(default: Any, *names: str, help: str, low: float | None = None,
-            above: float | None = None, choices: tuple = (), required: bool = False) -> Any:
-    """A config field with its command-line flags, help, and range (>= low, or > above).
+            above: float | None = None, high: float | None = None, choices: tuple = (),
+            required: bool = False) -> Any:
+    """A config field with its command-line flags, help, and range (>= low or > above, <= high).
 
     The fields of `VAEConfig` (chapter 8) and `AEVBConfig` (chapter 12) are made with it.
 
     `required` makes the flag compulsory on the command line (the library keeps the default).
     """
-    meta = {"flags": names, "help": help, "low": low, "above": above, "choices": choices,
-            "required": required}
+    meta = {"flags": names, "help": help, "low": low, "above": above, "high": high,
+            "choices": choices, "required": required}
     return field(default=default, metadata=meta)
 
 
@@ -44,7 +45,7 @@ def check_config(config: Any) -> None:
         name = meta["flags"][-1] if meta.get("flags") else f.name
         if meta.get("choices") and value not in meta["choices"]:
             raise ValueError(f"{name} must be one of {', '.join(meta['choices'])}, got {value!r}")
-        low, above = meta.get("low"), meta.get("above")
+        low, above, high = meta.get("low"), meta.get("above"), meta.get("high")
         if value is None or (low is None and above is None):
             continue
         for v in value if isinstance(value, tuple) else (value,):
@@ -54,6 +55,8 @@ def check_config(config: Any) -> None:
                 raise ValueError(f"{name} must be >= {low:g}, got {v}")
             if above is not None and v <= above:
                 raise ValueError(f"{name} must be > {above:g}, got {v}")
+            if high is not None and v > high:
+                raise ValueError(f"{name} must be <= {high:g}, got {v}")
 
 
 def command_line(prog: str, config: Any) -> str:
@@ -83,19 +86,25 @@ class VAEConfig:
 
     dataset: str = setting("mnist", "--dataset", help="data set", choices=DATASETS)
     model: str = setting("mlp", "--model", help="encoder/decoder kind", choices=MODELS)
-    latent_dim: int = setting(20, "-n", "--latent-dim", help="latent units N_z", low=1)
-    hidden_dim: int = setting(400, "--hidden-dim", help="hidden units (mlp)", low=1)
-    epochs: int = setting(10, "-e", "--epochs", help="passes over the training set", low=0)
+    latent_dim: int = setting(20, "-n", "--latent-dim", help="latent units N_z", low=1,
+                        high=4096)
+    hidden_dim: int = setting(400, "--hidden-dim", help="hidden units (mlp)", low=1,
+                        high=65536)
+    epochs: int = setting(10, "-e", "--epochs", help="passes over the training set", low=0,
+                        high=100_000)
     batch_size: int = setting(128, "-b", "--batch-size", help="minibatch size", low=1)
     lr: float = setting(1e-3, "-lr", "--learning-rate", help="Adam step size", above=0)
-    beta: float = setting(1.0, "--beta", help="weight of the KL term", low=0.0)
-    size: int | None = setting(None, "--size", help="resize images to size x size", low=4)
+    beta: float = setting(1.0, "--beta", help="weight of the KL term", low=0.0,
+                         high=1e6)
+    size: int | None = setting(None, "--size", help="resize images to size x size",
+                               low=4, high=512)
     train_size: int | None = setting(None, "--train-size", help="first N training images", low=1)
     test_size: int | None = setting(None, "--test-size", help="first N test images", low=1)
     track_size: int = setting(10_000, "--track-size", help="training images evaluated", low=0)
-    frames: int = setting(0, "--frames", help="test images reconstructed per epoch", low=0)
+    frames: int = setting(0, "--frames", help="test images reconstructed per epoch",
+                         low=0, high=1000)
     binarize: bool = setting(False, "--binarize", help="dynamically binarize the images")
-    seed: int = setting(0, "--seed", help="random seed", low=0)
+    seed: int = setting(0, "--seed", help="random seed", low=0, high=2**63 - 1)
 
     def __post_init__(self) -> None:
         check_config(self)

@@ -6,6 +6,7 @@ a per-sample DataLoader (see `vae_lib.train.fit`).
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -78,6 +79,9 @@ def load_dataset(
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                             or not 1 <= size <= 1024):
+        raise ValueError(f"size must be a whole number from 1 to 1024, got {size!r}")
     folder = data_root(root)
     loader = {
         "mnist": _torchvision,
@@ -93,41 +97,99 @@ def load_dataset(
 
 
 def _torchvision(name: str, split: str, folder: Path) -> ImageData:
-    """MNIST and Fashion-MNIST through torchvision's own classes (which download when missing)."""
+    """MNIST and Fashion-MNIST from their IDX files; torchvision only downloads missing ones."""
+    raw = folder / _TORCHVISION_FILES[name][1] / "raw"
+    prefix = "train" if split == "train" else "t10k"
+    stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+    if not all(_idx_file(raw, stem) for stem in stems):
+        _download_torchvision(name, folder, raw)
+    images = read_idx(_idx_file(raw, stems[0]), name, dims=3)
+    labels = read_idx(_idx_file(raw, stems[1]), name, dims=1)
+    if images.shape[1:] != (28, 28) or len(labels) != len(images):
+        raise DataError(f"{name}: {raw} holds {tuple(images.shape)} images and {len(labels)}"
+                        " labels; expected n 28x28 images and n labels")
+    return ImageData(images.unsqueeze(1).float().div_(255), labels.long())
+
+
+def _idx_file(raw: Path, stem: str) -> Path | None:
+    for path in (raw / stem, raw / f"{stem}.gz"):
+        if path.is_file():
+            return path
+    return None
+
+
+def read_idx(path: Path, name: str, dims: int) -> Tensor:
+    """An IDX file of unsigned bytes (the MNIST format), checked: header, shape, length.
+
+    A corrupt, truncated or foreign file is a DataError that names it, not a download failure
+    or an empty AssertionError (`book/08_training.ipynb`).
+    """
+    import gzip
+    import zlib
+
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{name}: {path} is corrupt or truncated ({_one_line(err)})") from None
+    header = 4 + 4 * dims
+    if len(data) < header or data[:4] != bytes([0, 0, 8, dims]):
+        raise DataError(f"{name}: {path} is not an IDX file of {dims}-d unsigned bytes"
+                        " (bad header)")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    expected = header + math.prod(shape)
+    if len(data) != expected:
+        raise DataError(f"{name}: {path} is truncated or corrupt: its header promises"
+                        f" {expected} bytes, the file has {len(data)}")
+    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
+
+
+def _download_torchvision(name: str, folder: Path, raw: Path) -> None:
     from torchvision import datasets
 
-    cls_name, subdir = _TORCHVISION_FILES[name]
-    cls = getattr(datasets, cls_name)
     try:
-        ds = cls(root=str(folder), train=split == "train", download=True)
+        getattr(datasets, _TORCHVISION_FILES[name][0])(root=str(folder), download=True)
     except Exception as err:  # offline, unwritable folder, bad checksum, ...
-        need = ", ".join(_IDX_FILES)
         raise DataError(
-            f"{name}: could not find or download it in {folder / subdir / 'raw'} (needs {need});"
+            f"{name}: could not find or download it in {raw} (needs {', '.join(_IDX_FILES)});"
             f" set VAE_DATA_DIR to a folder that has them ({type(err).__name__}: {_one_line(err)})"
         ) from None
-    images = ds.data.unsqueeze(1).float().div_(255)
-    return ImageData(images, ds.targets.long())
 
 
 def _frey(name: str, split: str, folder: Path) -> ImageData:
     """Frey Face: 1965 frames of 28x20 grey pixels from Sam Roweis' frey_rawface.mat."""
-    from scipy.io import loadmat
-
     path = folder / "frey" / "frey_rawface.mat"
     if not path.exists():
         _download_frey(path)
-    try:
-        raw = loadmat(path)["ff"]
-    except Exception as err:
-        raise DataError(
-            f"frey: cannot read {path} ({type(err).__name__}: {_one_line(err)})"
-        ) from None
+    raw = _read_frey(path)
     images = torch.from_numpy(raw.T.reshape(-1, 1, 28, 20).copy()).float().div_(255)
     frames = torch.arange(images.shape[0])
     cut = images.shape[0] - FREY_TEST_SIZE
     part = slice(0, cut) if split == "train" else slice(cut, None)
     return ImageData(images[part], frames[part])
+
+
+def _read_frey(path: Path):
+    """The 'ff' matrix, checked: 560 (28 x 20 pixels) rows, one column per frame, bytes."""
+    from scipy.io import loadmat
+
+    try:
+        raw = loadmat(path)["ff"]
+    except KeyError:
+        raise DataError(f"frey: {path} has no 'ff' matrix; is it frey_rawface.mat?") from None
+    except Exception as err:
+        raise DataError(f"frey: {path} is corrupt or truncated, or not a .mat file"
+                        f" ({type(err).__name__}: {_one_line(err)})") from None
+    if raw.ndim != 2 or raw.shape[0] != 28 * 20 or raw.shape[1] <= FREY_TEST_SIZE:
+        hint = " (transposed?)" if raw.ndim == 2 and raw.shape[1] == 28 * 20 else ""
+        raise DataError(f"frey: {path} holds a {'x'.join(map(str, raw.shape))} matrix{hint};"
+                        f" expected 560 x frames (28 x 20 pixels per column)")
+    if raw.dtype.kind not in "ui":
+        raise DataError(f"frey: {path} holds {raw.dtype} values; expected bytes (0-255)")
+    if raw.min() < 0 or raw.max() > 255:
+        raise DataError(f"frey: {path} holds values outside 0-255; expected bytes")
+    return raw
 
 
 def _download_frey(path: Path) -> None:

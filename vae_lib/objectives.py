@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import check_beta, check_count, check_finite, check_pixels
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -44,6 +46,7 @@ def bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
     as in the classic PyTorch example. Explained in `book/08_training.ipynb`.
     """
     _check_same_shape(logits, x, "bernoulli_log_likelihood(logits, x)")
+    check_pixels(x, "bernoulli_log_likelihood: x")
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return -_flat(bce).sum(dim=1)
 
@@ -51,16 +54,28 @@ def bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
 def gaussian_log_likelihood(mean: Tensor, x: Tensor, logvar_or_scale: Tensor | float) -> Tensor:
     """log N(x; mean, sigma^2) per example, for real-valued data such as Frey Face.
 
-    A tensor is read as a log-variance (what a decoder head outputs); a float is read as a
-    fixed standard deviation sigma. Used for Frey Face in `book/12_aevb.ipynb`.
+    The contract, with no guessing: a tensor of mean's shape is a log-variance per value (what a
+    decoder head outputs); a Python float is a fixed standard deviation sigma > 0. Any other
+    tensor (a 0-d one, say) is refused, since it could mean either. Used for Frey Face in
+    `book/12_aevb.ipynb`.
     """
     _check_same_shape(mean, x, "gaussian_log_likelihood(mean, x)")
+    check_finite(x, "gaussian_log_likelihood: x")
     if isinstance(logvar_or_scale, Tensor):
-        logvar = logvar_or_scale.expand_as(mean)
+        if logvar_or_scale.shape != mean.shape:
+            got = tuple(logvar_or_scale.shape)
+            raise ValueError("gaussian_log_likelihood: a tensor is read as a log-variance of"
+                             f" mean's shape {tuple(mean.shape)}, got shape {got};"
+                             " pass a float for a fixed standard deviation")
+        logvar = logvar_or_scale
     else:
-        if logvar_or_scale <= 0:
-            raise ValueError(f"gaussian_log_likelihood: scale must be > 0, got {logvar_or_scale}")
-        logvar = torch.full_like(mean, 2 * math.log(logvar_or_scale))
+        scale = logvar_or_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
+            0 < scale < math.inf
+        ):
+            raise ValueError(f"gaussian_log_likelihood: scale (a standard deviation) must be a"
+                             f" finite number > 0, got {scale!r}")
+        logvar = torch.full_like(mean, 2 * math.log(scale))
     log_density = -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) / logvar.exp())
     return _flat(log_density).sum(dim=1)
 
@@ -93,6 +108,7 @@ def elbo(
     (on the CPU) fixes the noise, so evaluating a model twice gives the same number, as the
     learning curves of `book/12_aevb.ipynb` need. Derived in `book/05_elbo.ipynb`.
     """
+    beta = check_beta(beta)
     mu, logvar = model.encode(x)
     if generator is None:
         z = model.reparameterize(mu, logvar)
@@ -111,10 +127,8 @@ def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> 
     The importance weights of `book/13_log_likelihood.ipynb`; every bound L_K is a log-mean-exp
     over blocks of them. Samples are drawn in chunks of `chunk` to bound memory.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    check_count("k", k)
+    check_count("chunk", chunk)
     mu, logvar = model.encode(x)
     out = []
     for start in range(0, k, chunk):
@@ -135,6 +149,5 @@ def iwae_bound(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> T
     ELBO, L_K grows with K and tends to log p(x), which makes it the standard estimator of
     the test log-likelihood. Explained in `book/13_log_likelihood.ipynb`.
     """
-    if k < 1:
-        raise ValueError(f"iwae_bound: k must be >= 1, got {k}")
+    check_count("k", k)
     return torch.logsumexp(log_weights(model, x, k, chunk), dim=0) - math.log(k)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -30,6 +31,7 @@ from .models import build_model
 from .train import EpochRecord, History, evaluate, fit
 
 T = TypeVar("T")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 def is_quick() -> bool:
@@ -91,20 +93,34 @@ def cached_model(
     (model, extras) where extras holds whatever `train` stored (its history, for instance); the
     model sits on `pick_device()` either way. Used by chapters 8-13.
     """
-    key = json.dumps({"settings": settings, "quick": is_quick(), "code": code_version()},
-                     sort_keys=True, default=str)
-    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-    path = cache_dir() / f"{name}-{digest}.pt"
+    path = cache_dir() / f"{safe_name(name)}-{_settings_digest(settings)}.pt"
     if path.exists():
         try:
             model, extras = load_checkpoint(path, map_location=pick_device())
             return model.eval(), extras
         except CheckpointError:
-            path.unlink(missing_ok=True)  # a stale or broken cache entry: train again
+            path.unlink(missing_ok=True)  # foreign, corrupt, tampered or stale: train again
     result = train()
     model, extras = result if isinstance(result, tuple) else (result, {})
     save_checkpoint(model, path, **extras)
     return model.to(pick_device()).eval(), extras
+
+
+def safe_name(name: str) -> str:
+    """`name` if it is a plain file-name stem; `../../x`, `/abs` or `a/b` would leave the cache.
+
+    Chapter 8's cache keeps every file inside `cache_dir()`.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"cache name must be letters, digits, '.', '_', '+' or '-' (no slashes"
+                         f" or leading dot), got {name!r}")
+    return name
+
+
+def _settings_digest(settings: dict[str, Any]) -> str:
+    key = json.dumps({"settings": settings, "quick": is_quick(), "code": code_version()},
+                     sort_keys=True, default=str)
+    return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
 @dataclass
@@ -144,11 +160,14 @@ def train_vae(
     config: VAEConfig,
     quiet: bool = True,
     on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train the run `config` describes; returns (model, extras) for `cached_model`.
 
     `on_epoch(record, model)` runs after each epoch's own recording (the command line saves
-    pictures there). Explained in `book/08_training.ipynb`.
+    pictures there); `checkpoint` and `resume` go to `fit` (the command line's --resume).
+    Explained in `book/08_training.ipynb`.
     """
     train = load_dataset(config.dataset, "train", size=config.image_size).images
     test = load_dataset(config.dataset, "test", size=config.image_size).images
@@ -176,7 +195,7 @@ def train_vae(
     history = fit(
         net, train_x, test_x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
         beta=config.beta, binarize=config.binarize, seed=config.seed, quiet=quiet,
-        on_epoch=record,
+        on_epoch=record, checkpoint=checkpoint, resume=resume,
     )
     extras: dict[str, Any] = {"history": history.as_dicts(), "train_terms": train_terms}
     if originals is not None:

@@ -14,13 +14,15 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .checkpoint import save_checkpoint
+from .checks import check_beta, check_count, check_learning_rate, check_pixels
 from .device import model_device, pick_device, use_usable_threads
+from .run_state import check_new_run, data_fingerprint, load_run, save_run, side_rng
 
 LossFn = Callable[[nn.Module, Tensor, int], Tensor]
 
@@ -69,9 +71,9 @@ def _as_images(data: Tensor | tuple, what: str) -> Tensor:
     images = data[0] if isinstance(data, tuple) else data
     if not isinstance(images, Tensor):
         raise TypeError(f"{what} must be a tensor of images or an (images, labels) pair")
-    if images.shape[0] == 0:
+    if images.dim() == 0 or images.shape[0] == 0:
         raise ValueError(f"{what} is empty")
-    return images
+    return check_pixels(images, what)
 
 
 def _binarize(x: Tensor) -> Tensor:
@@ -92,8 +94,9 @@ def evaluate(
     For a plain autoencoder the loss is its reconstruction error and the KL is 0. Explained in
     `book/08_training.ipynb`.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_count("batch_size", batch_size)
+    beta = check_beta(beta)
+    images = _as_images(images, "images")
     device = model_device(model)
     was_training = model.training
     model.eval()
@@ -134,30 +137,44 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
     loss_fn: LossFn | None = None,
+    resume: bool = False,
 ) -> History:
     """Train a model by minimising its negative (beta-weighted) ELBO on minibatches.
 
     The returned history has, per epoch, the mean training loss over the epoch's minibatches
     and the test loss with its reconstruction and KL terms, in nats per image. The model is
     trained and left on `device` (`pick_device()` unless given). Runs with the same seed repeat
-    exactly on the CPU. `on_epoch(record, model)` is called after each epoch (to save
-    reconstructions, say); `checkpoint` is rewritten atomically after each epoch; `loss_fn`
-    replaces the training loss (see `negative_elbo`). Explained in `book/08_training.ipynb`.
+    exactly on the CPU at a fixed thread count. `on_epoch(record, model)` is called after each
+    epoch (to save reconstructions, say); `loss_fn` replaces the training loss (see
+    `negative_elbo`). With `checkpoint`, the run's whole state is rewritten atomically after each
+    epoch (`vae_lib.run_state`); an existing file is refused unless `resume=True`, which
+    continues that run bit for bit. A loss or weights that stop being finite raise
+    FloatingPointError, and nothing of that epoch is saved. Explained in `book/08_training.ipynb`.
     """
-    _check_settings(epochs, batch_size, lr)
+    check_count("epochs", epochs, low=0)
+    check_count("batch_size", batch_size)
+    check_learning_rate(lr)
+    beta = check_beta(beta)
     if not callable(getattr(model, "objective", None)):
         raise TypeError("fit needs a model with an objective(x, beta) method, like the book's")
     train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
+    check_new_run(checkpoint, resume)
     device = torch.device(device) if device is not None else pick_device()
     use_usable_threads()
     generator = seed_everything(seed)
     model.to(device).train()
     train_x = train_x.to(device)
     opt = _make_optimizer(optimizer, model, lr, weight_decay)
-    loss_fn = loss_fn or negative_elbo(beta)
+    settings = {"batch_size": batch_size, "lr": lr, "beta": beta, "seed": seed,
+                "optimizer": optimizer, "weight_decay": weight_decay, "binarize": binarize,
+                "train": data_fingerprint(train_x), "test": data_fingerprint(test_x)}
     history = History()
-    steps = 0
-    for epoch in range(1, epochs + 1):
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        rows = load_run(checkpoint, model, opt, generator, device, settings)
+        history.extend(EpochRecord(**row) for row in rows)
+    loss_fn = loss_fn or negative_elbo(beta)
+    steps = math.ceil(train_x.shape[0] / batch_size) * len(history)
+    for epoch in range(len(history) + 1, epochs + 1):
         started = time.perf_counter()
         desc = f"epoch {epoch}/{epochs}"
 
@@ -167,9 +184,11 @@ def fit(
         train_loss, n_steps = _train_epoch(opt, train_x, batch_size, generator, batch_loss, desc,
                                            quiet)
         steps += n_steps
-        test_terms = evaluate(model, test_x, beta=beta, binarize=binarize)
+        with side_rng(device):
+            test_terms = evaluate(model, test_x, beta=beta, binarize=binarize)
         record = EpochRecord(epoch, train_loss, test_terms["loss"], test_terms["recon"],
                              test_terms["kl"], time.perf_counter() - started)
+        _check_diverged(model, record)
         history.append(record)
         if not quiet:
             tqdm.write(
@@ -177,20 +196,20 @@ def fit(
                 f" (recon {record.test_recon:.2f}, KL {record.test_kl:.2f}) nats/image"
             )
         if checkpoint is not None:
-            save_checkpoint(model, checkpoint, history=history.as_dicts())
+            save_run(checkpoint, model, opt, generator, device, history.as_dicts(), settings)
         if on_epoch is not None:
-            on_epoch(record, model)
+            with side_rng(device):
+                on_epoch(record, model)
     model.eval()
     return history
 
 
-def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not lr > 0:
-        raise ValueError(f"learning rate must be > 0, got {lr}")
+def _check_diverged(model: nn.Module, record: EpochRecord) -> None:
+    """Stop a run whose weights or test loss stopped being finite; it is not saved."""
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not (finite and math.isfinite(record.test_loss) and math.isfinite(record.train_loss)):
+        raise FloatingPointError(f"training diverged in epoch {record.epoch} (test loss"
+                                 f" {record.test_loss}); try a smaller learning rate")
 
 
 def _train_epoch(
@@ -215,10 +234,15 @@ def _train_epoch(
         x = train_x[order[step * batch_size : (step + 1) * batch_size]]
         loss = batch_loss(x, step)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at {desc}, step {step}")
+            raise FloatingPointError(f"training diverged: the loss became {loss.item()} at"
+                                     f" {desc}, step {step}; try a smaller learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        try:
+            opt.step()
+        except RuntimeError as err:  # a step too large for float32 (lr 1e300, say)
+            raise FloatingPointError(f"training diverged at {desc}, step {step}: {err};"
+                                     " try a smaller learning rate") from None
         running += loss.item() * x.shape[0]
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.1f}")

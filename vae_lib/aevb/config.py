@@ -54,7 +54,7 @@ class AEVBConfig:
     samples: int = setting(500_000, "--samples", help="training samples per curve", low=100)
     lr: float = setting(0.01, "--lr", help="Adagrad step size (paper: 0.01, 0.02 or 0.1)",
                         above=0)
-    seed: int = setting(0, "--seed", help="random seed", low=0)
+    seed: int = setting(0, "--seed", help="random seed", low=0, high=2**63 - 1)
     eval_train: int = setting(5000, "--eval-train", help="training images evaluated", low=1)
     eval_test: int = setting(5000, "--eval-test", help="test images evaluated", low=1)
     first: int = setting(1000, "--first", help="first evaluation point (samples)", low=100)

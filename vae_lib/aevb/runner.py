@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,7 +12,14 @@ from torch import nn
 
 from .config import BATCH_SIZE, AEVBConfig
 from .experiment import CurvePoint, evaluation_points, load_data, run
-from .results import curve_path, machine_description, save_samples, write_curve, write_manifest
+from .results import (
+    curve_path,
+    machine_description,
+    manifest_path,
+    save_samples,
+    write_curve,
+    write_manifest,
+)
 
 
 def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
@@ -35,19 +43,50 @@ def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
     }
 
 
-def command(config: AEVBConfig, out: str | Path, quiet: bool = False) -> int:
+def holds_results(folder: str | Path, dataset: str) -> bool:
+    """True if `folder` has a manifest or any file of `dataset`'s runs (chapter 12)."""
+    folder = Path(folder)
+    return folder.is_dir() and any(folder.glob(f"{dataset}_*"))
+
+
+def resumed_manifest(config: AEVBConfig, out: Path) -> dict[str, Any]:
+    """The manifest of an earlier run of the same config in `out`, to keep its finished curves.
+
+    Resuming is per curve: finished curves stay, an unfinished one is run again from its start
+    (it is deterministic, so it ends the same). Other settings are refused (chapter 12).
+    """
+    path = manifest_path(out, config.dataset)
+    try:
+        manifest = json.loads(path.read_text())
+        stored = manifest["config"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"cannot resume: {path} is missing or unreadable ({err})") from None
+    if stored != json.loads(json.dumps(asdict(config))):
+        raise ValueError(f"cannot resume {out}: its {config.dataset} results were made with other"
+                         " settings; choose another --out")
+    return manifest
+
+
+def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
+            resume: bool = False) -> int:
     """Train one curve per latent size; write CSVs, prior samples and the manifest into `out`.
 
     Writes `{dataset}_nz{N}.csv` (rewritten after every evaluation point),
     `{dataset}_nz{N}_samples.png` (100 prior samples at the end) and `{dataset}_manifest.json`
-    (config, machine, per-run wall time, whether each run finished). Explained in
+    (config, machine, per-run wall time, whether each run finished). With `resume`, the
+    finished curves of an earlier run of the same config are kept. Explained in
     `book/12_aevb.ipynb`.
     """
     out = Path(out)
+    old = resumed_manifest(config, out) if resume else {"runs": {}}
     data = load_data(config)
     manifest = new_manifest(config, out, data.train.shape[0])
     write_manifest(out, manifest)
     for latent_dim in config.sizes:
+        if old["runs"].get(str(latent_dim), {}).get("finished"):
+            manifest["runs"][str(latent_dim)] = old["runs"][str(latent_dim)]
+            write_manifest(out, manifest)
+            continue
         path = curve_path(out, config.dataset, latent_dim)
         manifest["runs"][str(latent_dim)] = {"csv": path.name, "finished": False}
         started = time.perf_counter()

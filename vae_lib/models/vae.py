@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_pixels
 from ..device import model_device
 from ..objectives import ELBO, bernoulli_log_likelihood, elbo, gaussian_log_likelihood
 
@@ -59,9 +60,7 @@ class VAE(nn.Module):
                 f" (n, {', '.join(map(str, expected))}),"
                 f" got {tuple(x.shape)}"
             )
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{type(self).__name__}: input contains NaN or infinite values")
-        return x
+        return check_pixels(x, f"{type(self).__name__} input")
 
     def _check_latent(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:

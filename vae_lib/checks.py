@@ -1,0 +1,74 @@
+"""Checks at the library's boundary: one clear line for a bad argument, before any work starts.
+
+A VAE fed grey values in 0-255, a NaN, or a negative beta does not crash: it returns a plausible
+wrong number (a "loss" of -6632). These checks turn such input into a one-line `ValueError`
+that says what was expected and what came instead (`book/08_training.ipynb`). Each costs one
+pass over the tensor, so `fit` runs them once on the whole data set, not per minibatch.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+from torch import Tensor
+
+
+def check_finite(t: Tensor, what: str) -> Tensor:
+    """`t` unchanged, or a ValueError if it holds NaN or infinite values (chapter 8)."""
+    if t.numel() and not bool(torch.isfinite(t).all()):
+        bad = "NaN" if bool(torch.isnan(t).any()) else "infinite"
+        raise ValueError(f"{what} contains {bad} values")
+    return t
+
+
+def check_pixels(x: Tensor, what: str = "images") -> Tensor:
+    """`x` unchanged if every pixel is a finite grey value in [0, 1] (`book/08_training.ipynb`).
+
+    One min/max pass; NaN and infinities show up in it too, so this is as cheap as an
+    isfinite check alone.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{what} must be a tensor, got {type(x).__name__}")
+    if x.numel() == 0:
+        return x
+    lo, hi = (v.item() for v in torch.aminmax(x.detach().float()))
+    if math.isnan(lo) or math.isnan(hi):
+        raise ValueError(f"{what} contains NaN values")
+    if lo < 0 or hi > 1:
+        hint = " — divide by 255?" if hi > 1 and hi <= 255 and lo >= 0 else ""
+        got = f"max {hi:g}" if hi > 1 else f"min {lo:g}"
+        raise ValueError(f"{what}: pixels must lie in [0, 1]; got {got}{hint}")
+    return x
+
+
+def check_beta(beta: float) -> float:
+    """The KL weight as a float, if it is a finite number >= 0 (`book/11_beta_vae.ipynb`)."""
+    if isinstance(beta, bool) or not isinstance(beta, Real) or not math.isfinite(beta) or beta < 0:
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    return float(beta)
+
+
+def check_count(name: str, value: int, low: int = 1, high: int | None = None) -> int:
+    """`value` if it is a whole number in [low, high]: sizes, batch sizes, sample counts.
+
+    Used by `evaluate` and `iwae_bound` (chapters 8 and 13) so that -1 or 1e12 is refused
+    instead of quietly giving 0.0 or running for ever.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def check_learning_rate(lr: float) -> float:
+    """The step size, if it is a finite number > 0 (`fit`, `book/08_training.ipynb`).
+
+    Too large a finite one is not refused here: the run diverges and `fit` says so.
+    """
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < math.inf:
+        raise ValueError(f"learning rate must be a finite number > 0, got {lr!r}")
+    return float(lr)
