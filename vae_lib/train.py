@@ -105,6 +105,7 @@ def fit(
     quiet: bool = False,
     checkpoint: str | os.PathLike | None = None,
     on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
+    loss_fn: Callable[[nn.Module, Tensor, int], Tensor] | None = None,
 ) -> History:
     """Train a VAE by minimising the (beta-weighted) negative ELBO with minibatches.
 
@@ -112,6 +113,8 @@ def fit(
     and the test loss with its reconstruction and KL terms, in nats per image. Runs with the
     same seed repeat exactly on the CPU. `on_epoch(record, model)` is called after each epoch
     (to save reconstructions, say); `checkpoint` is rewritten atomically after each epoch.
+    `loss_fn(model, x, step)`, with `step` the global optimisation step from 0, replaces the
+    minibatch loss to minimise (None: the negative ELBO); see `vae_lib.losses`.
     """
     import time
 
@@ -124,8 +127,14 @@ def fit(
     opt = _make_optimizer(optimizer, model, lr, weight_decay)
     history = History()
 
+    step = 0
+
     def batch_loss(x: Tensor) -> Tensor:
-        return -elbo(model, _binarize(x) if binarize else x, beta).total.mean()
+        nonlocal step
+        x = _binarize(x) if binarize else x
+        loss = -elbo(model, x, beta).total.mean() if loss_fn is None else loss_fn(model, x, step)
+        step += 1
+        return loss
 
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
