@@ -49,9 +49,9 @@ def _check_reduction(name: str, value: str) -> None:
 def implicit_beta(recon: str, kl: str, pixels: int, latent_dim: int) -> float:
     """The beta that a (recon, kl) reduction puts on the KL term, relative to the likelihood.
 
-    Averaging the reconstruction over D pixels divides it by D, averaging the KL over N_z
-    units divides that by N_z; the loss is then (1/D) [-recon + (D / N_z) KL], a beta-VAE
-    loss with beta = D / N_z (D if the KL is summed), scaled by 1/D. Explained in
+    Averaging the reconstruction over P pixels divides it by P, averaging the KL over N_z
+    units divides that by N_z; the loss is then (1/P) [-recon + (P / N_z) KL], a beta-VAE
+    loss with beta = P / N_z (P if the KL is summed), scaled by 1/P. Explained in
     book/14_loss_scale_and_likelihood.ipynb.
     """
     _check_reduction("recon", recon)
