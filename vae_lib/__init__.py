@@ -6,6 +6,8 @@ objectives   gaussian_kl, likelihoods, elbo, log_weights, iwae_bound
 data         load_dataset (mnist, fashion-mnist, frey, digits)
 device       pick_device, model_device, torch_threads: where tensors live, how many threads
 train        fit (any model with an objective), evaluate
+losses       training losses for fit: sum vs mean, KL warm-up, free bits (chapters 14-15)
+schedules    linear_warmup
 run_state    a training run's state between epochs: what fit(checkpoint=, resume=) saves and reads
 checks       the boundary checks: pixels in [0, 1], finite values, beta, counts
 runs         choose / is_quick (quick vs full), cached_model, cached_vae: the runs chapters share
@@ -36,7 +38,10 @@ _EXPORTS = {
     "display": ["gif_html", "static_explorer_html", "table_html"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
                 "latent_traversal", "lerp", "posterior_means", "slerp"],
-    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "build_model"],
+    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "LikelihoodVAE", "MADEVAE", "build_model"],
+    "losses": ["free_bits_loss", "implicit_beta", "kl_per_unit", "mean_kl_per_unit",
+               "reduced_loss", "warmup_loss"],
+    "schedules": ["linear_warmup"],
     "objectives": ["ELBO", "bernoulli_log_likelihood", "elbo", "gaussian_kl",
                    "gaussian_log_likelihood", "iwae_bound", "log_weights"],
     "plots": ["image_grid", "plot_latent_means", "plot_losses", "plot_manifold",
@@ -48,8 +53,8 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = {"aevb", "checkpoint", "checks", "cli", "config", "data", "derivation", "device",
-               "display", "explore", "models", "objectives", "plots", "run_state", "runs", "train",
-               "train_command", "widgets"}
+               "display", "explore", "losses", "models", "objectives", "plots", "run_state", "runs",
+               "schedules", "train", "train_command", "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 

@@ -37,7 +37,7 @@ def check_pixels(x: Tensor, what: str = "images") -> Tensor:
     if math.isnan(lo) or math.isnan(hi):
         raise ValueError(f"{what} contains NaN values")
     if lo < 0 or hi > 1:
-        hint = " — divide by 255?" if hi > 1 and hi <= 255 and lo >= 0 else ""
+        hint = " — divide by 255?" if 2 <= hi <= 255 and lo >= 0 else ""
         got = f"max {hi:g}" if hi > 1 else f"min {lo:g}"
         raise ValueError(f"{what}: pixels must lie in [0, 1]; got {got}{hint}")
     return x

@@ -151,3 +151,35 @@ def iwae_bound(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> T
     """
     check_count("k", k)
     return torch.logsumexp(log_weights(model, x, k, chunk), dim=0) - math.log(k)
+
+
+def continuous_bernoulli_log_normalizer(logits: Tensor, small: float = 1e-3) -> Tensor:
+    """log C(lambda) of the continuous Bernoulli, elementwise, from the logits l of lambda.
+
+    With lambda = sigmoid(l), C(lambda) = 2 artanh(1 - 2 lambda) / (1 - 2 lambda) simplifies to
+    l / tanh(l / 2), which is 2 at l = 0 and grows like |l| for large |l|. Near l = 0 (|l| <
+    `small`) the series 2 + l^2/6 - l^4/360 replaces the 0/0 form. Explained in
+    book/14_loss_scale_and_likelihood.ipynb (and book/08_training.ipynb, where it appears).
+    """
+    if not small > 0:
+        raise ValueError(f"continuous_bernoulli_log_normalizer: small must be > 0, got {small}")
+    near = logits.abs() < small
+    safe = torch.where(near, torch.ones_like(logits), logits)  # no 0/0, so no NaN gradient
+    far_value = torch.log(safe / torch.tanh(safe / 2))
+    l2 = logits.pow(2)
+    near_value = torch.log(2 + l2 / 6 - l2.pow(2) / 360)
+    return torch.where(near, near_value, far_value)
+
+
+def continuous_bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
+    """log p(x | z) per example for a continuous Bernoulli decoder on grey values in [0, 1].
+
+    The Bernoulli formula (minus binary cross-entropy) plus the log normaliser log C(lambda)
+    per pixel, which makes it a density on [0, 1] (Loaiza-Ganem & Cunningham 2019). Explained
+    in book/14_loss_scale_and_likelihood.ipynb.
+    """
+    _check_same_shape(logits, x, "continuous_bernoulli_log_likelihood(logits, x)")
+    check_pixels(x, "continuous_bernoulli_log_likelihood: x")
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return _flat(continuous_bernoulli_log_normalizer(logits) - bce).sum(dim=1)
+

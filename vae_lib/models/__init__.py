@@ -2,6 +2,8 @@
 
 vae          VAE (the shared interface), MLPVAE, ConvVAE
 autoencoder  Autoencoder, the deterministic foil of chapter 2
+likelihood   LikelihoodVAE: the MLP VAE with another decoder distribution (chapter 14)
+made         MADEVAE: an autoregressive decoder strong enough to ignore z (chapter 15)
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from typing import Any
 from torch import nn
 
 from .autoencoder import Autoencoder
+from .likelihood import LikelihoodVAE
+from .made import MADEVAE
 from .vae import MLPVAE, VAE, ConvVAE
 
-__all__ = ["VAE", "MLPVAE", "ConvVAE", "Autoencoder", "MODEL_KINDS", "build_model"]
+__all__ = ["VAE", "MLPVAE", "ConvVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE", "MODEL_KINDS",
+           "build_model"]
 
-MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder}
+MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder,
+               "likelihood_mlp": LikelihoodVAE, "made": MADEVAE}
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:
