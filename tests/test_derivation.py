@@ -120,3 +120,27 @@ def test_normal_pdf_integrates_to_one():
     m = sp.Symbol("m", real=True)
     v = sp.Symbol("v", positive=True)
     assert sp.simplify(sp.integrate(vae_lib.normal_pdf(z, m, v), (z, -sp.oo, sp.oo))) == 1
+
+
+def test_integrate_against_assumes_no_normalisation():
+    # The density enters every term: twice a Gaussian integrates to 2, and E[z^2] doubles too.
+    z, m = sp.symbols("z m", real=True)
+    v = sp.Symbol("v", positive=True)
+    gaussian = vae_lib.normal_pdf(z, m, v)
+    assert vae_lib.integrate_against(gaussian, sp.Integer(1), z, m, sp.sqrt(v)) == 1
+    assert vae_lib.integrate_against(2 * gaussian, sp.Integer(1), z, m, sp.sqrt(v)) == 2
+    second = vae_lib.integrate_against(2 * gaussian, z**2, z, m, sp.sqrt(v))
+    assert sp.simplify(second - 2 * (m**2 + v)) == 0
+    # The shift and scale are only a change of variables: another choice, the same integral.
+    other = vae_lib.integrate_against(gaussian, z**2, z, 0, sp.Integer(1))
+    assert sp.simplify(other - (m**2 + v)) == 0
+
+
+def test_latex_prints_the_checked_expression_with_the_readers_names():
+    z = sp.Symbol("z", real=True)
+    q = sp.Function("q", positive=True)(z)
+    post = sp.Function("post", positive=True)(z)
+    line = sp.Integral(q * sp.log(q / post), (z, -sp.oo, sp.oo))
+    text = vae_lib.latex(line, {q: "q", post: r"p(z \mid x)"})
+    assert text.startswith(r"\int") and r"p(z \mid x)" in text and "limits" not in text
+    assert vae_lib.latex(-line, {q: "q", post: "p"}).startswith("-")

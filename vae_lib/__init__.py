@@ -33,7 +33,7 @@ _EXPORTS = {
     "config": ["VAEConfig"],
     "data": ["DataError", "ImageData", "load_dataset"],
     "derivation": ["DerivationError", "StepCheck", "assert_chain", "assert_step", "check_step",
-                   "normal_expectation", "normal_pdf"],
+                   "integrate_against", "latex", "normal_expectation", "normal_pdf"],
     "device": ["model_device", "pick_device", "torch_threads"],
     "display": ["gif_html", "static_explorer_html", "table_html"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",

@@ -1,10 +1,14 @@
 """Checking derivations with sympy: each line is an expression, each step an equality to prove.
 
 `book/04_kl_derivation.ipynb` walks through the derivation of log p(x) = KL(q || p(z|x)) + ELBO
-and checks every line with `assert_step`; `book/06_gaussian_kl.ipynb` uses `normal_pdf` and
-`normal_expectation` for the closed-form KL. A step holds when the difference of its two sides,
-put into a canonical form (substitution rules applied, logarithms of positive quantities
-expanded, integrals split by linearity, then `sympy.simplify`), is exactly zero. That is a
+and checks every line with `assert_step`; `book/06_gaussian_kl.ipynb` uses `normal_pdf` for the
+closed-form KL. `integrate_against` evaluates the concrete lines of chapter 4 against the density
+itself, so no step gets a fact (such as the integral of q being 1) for free, and `latex` prints
+the displayed lines of chapters 4 to 6 from the very expressions that were checked.
+
+A step holds when the difference of its two sides, put into a canonical form (substitution
+rules applied, logarithms of positive quantities expanded, integrals split by linearity, then
+`sympy.simplify`), is exactly zero. That is a
 proof, not a numerical spot check: a step whose difference does not simplify to zero fails, and
 the message says what is left over.
 """
@@ -24,6 +28,8 @@ __all__ = [
     "assert_step",
     "canonical",
     "check_step",
+    "integrate_against",
+    "latex",
     "normal_expectation",
     "normal_pdf",
 ]
@@ -71,7 +77,9 @@ def canonical(expr: sp.Expr, rules: Rules = None) -> sp.Expr:
     """Put an expression into the canonical form the checks compare.
 
     1. apply `rules`, a mapping of substitutions such as Bayes' rule {p(z|x): p(z,x) / p(x)} or
-       a normalisation {Integral(q(z), (z, -oo, oo)): 1}; they are applied again after step 3;
+       a normalisation {Integral(q(z), (z, -oo, oo)): 1}; they are applied again after step 3,
+       and steps 1 to 3 repeat until nothing changes (a rule may introduce what another
+       rule rewrites, as a named quantity defined by an integral does);
     2. expand logarithms: log(a b) = log a + log b and log(a / b) = log a - log b, which sympy
        only does when it knows a and b are positive (declare symbols and functions positive);
     3. split integrals by linearity and take constants outside them;
@@ -80,17 +88,21 @@ def canonical(expr: sp.Expr, rules: Rules = None) -> sp.Expr:
     """
     rules = dict(rules or {})
     expr = sp.sympify(expr)
-    if rules:
-        expr = expr.subs(rules)
-    expr = sp.expand(sp.expand_log(expr))
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Integral),
-        lambda e: _split_integral(
-            sp.Integral(sp.expand(sp.expand_log(e.function)), *e.limits)
-        ),
-    )
-    if rules:
-        expr = expr.subs(rules)
+    for _ in range(8):  # rules may name quantities defined by other rules: repeat to a fixed point
+        before = expr
+        if rules:
+            expr = expr.subs(rules)
+        expr = sp.expand(sp.expand_log(expr))
+        expr = expr.replace(
+            lambda e: isinstance(e, sp.Integral),
+            lambda e: _split_integral(
+                sp.Integral(sp.expand(sp.expand_log(e.function)), *e.limits)
+            ),
+        )
+        if rules:
+            expr = expr.subs(rules)
+        if expr == before:
+            break
     # Integrals are now atoms in canonical form: stand-ins keep sympy.simplify from trying (slowly,
     # and in vain) to evaluate integrals of unknown functions.
     stand_ins = {
@@ -146,25 +158,58 @@ _U = sp.Dummy("u", real=True)
 
 
 @cache
-def _standard_normal_moment(k: int) -> sp.Expr:
-    """E[u^k] for u ~ N(0, 1), by sympy's own integration: 1, 0, 1, 0, 3, ..."""
-    return sp.integrate(_U**k * normal_pdf(_U, 0, 1), (_U, -sp.oo, sp.oo))
+def _weighted_moment(weight: sp.Expr, k: int) -> sp.Expr:
+    """The integral of weight * u^k over the real line, by sympy's own integration."""
+    return sp.integrate(weight * _U**k, (_U, -sp.oo, sp.oo), conds="none")
+
+
+def integrate_against(
+    density: sp.Expr, expr: sp.Expr, z: sp.Symbol, shift: sp.Expr, scale: sp.Expr
+) -> sp.Expr:
+    """The integral of density * expr over the real line, with nothing assumed about `density`.
+
+    The substitution z = shift + scale * u (any shift and positive scale give the same integral;
+    choose them to make it easy) turns the integral into sums of integrals of
+    density(shift + scale u) * scale * u^k, each done by sympy. `density` enters every one of
+    them, the k = 0 term included, so a density that does not integrate to 1 gives a different
+    answer: this is what makes the step "q integrates to 1" of `book/04_kl_derivation.ipynb` a
+    computation rather than an assumption. `expr` must become a polynomial in u once logarithms
+    are expanded (true of logarithms of Gaussian densities); otherwise ValueError.
+    """
+    moved = sp.expand(sp.expand_log(sp.sympify(expr).subs(z, shift + scale * _U)))
+    try:
+        poly = sp.Poly(moved, _U)
+    except sp.PolynomialError:
+        raise ValueError(
+            f"integrate_against: {expr} is not a polynomial in {z} after expanding logarithms"
+        ) from None
+    weight = sp.simplify(sp.sympify(density).subs(z, shift + scale * _U) * scale)
+    return sp.expand(sum(coeff * _weighted_moment(weight, k) for (k,), coeff in poly.terms()))
 
 
 def normal_expectation(expr: sp.Expr, z: sp.Symbol, mean: sp.Expr, var: sp.Expr) -> sp.Expr:
     """E[expr] for z ~ N(mean, var): the integral of normal_pdf(z, mean, var) * expr over the line.
 
-    Works for what the VAE derivations need: expressions that become polynomials in z once
-    logarithms of Gaussian densities are expanded (log N(z; a, b) is quadratic in z). The
-    substitution z = mean + sqrt(var) u turns the integral into sums of standard normal moments
-    E[u^k], each integrated by sympy; this is exact and much faster than asking sympy for the
-    integral with symbolic mean and variance in one go. Raises ValueError for other integrands.
+    `integrate_against` with the Gaussian density itself, so its normalisation is computed by
+    sympy, not assumed. Works for expressions that become polynomials in z once logarithms of
+    Gaussian densities are expanded; raises ValueError for other integrands.
     """
-    shifted = sp.expand(sp.expand_log(sp.sympify(expr).subs(z, mean + sp.sqrt(var) * _U)))
     try:
-        poly = sp.Poly(shifted, _U)
-    except sp.PolynomialError:
+        return integrate_against(normal_pdf(z, mean, var), expr, z, mean, sp.sqrt(var))
+    except ValueError:
         raise ValueError(
             f"normal_expectation: {expr} is not a polynomial in {z} after expanding logarithms"
         ) from None
-    return sp.expand(sum(coeff * _standard_normal_moment(k) for (k,), coeff in poly.terms()))
+
+
+def latex(expr: sp.Expr, names: Mapping[sp.Basic, str] | None = None) -> str:
+    """LaTeX for a displayed line, printed from the expression that was checked.
+
+    `names` maps symbols and applied functions to the LaTeX the reader sees (q(z) as "q",
+    p_z_given_x(z) as "p(z \\mid x)", ...). Integrals over the whole real line print without
+    limits. The chapters display their derivations with this (`book/04_kl_derivation.ipynb`), so
+    a wrong displayed line is a wrong checked line, and the check fails.
+    """
+    stand_ins = {key: sp.Symbol(value) for key, value in (names or {}).items()}
+    text = sp.latex(sp.sympify(expr).xreplace(stand_ins), long_frac_ratio=3, order="none")
+    return text.replace(r"\int\limits_{-\infty}^{\infty}", r"\int")

@@ -21,7 +21,7 @@ def plot_curves(curves: dict[int, Sequence[CurvePoint]], title: str = "", ax: An
     for i, (nz, curve) in enumerate(sorted(curves.items())):
         colour = colours(i / max(len(curves) - 1, 1))
         seen = [p.samples_seen for p in curve]
-        ax.plot(seen, [p.train_bound for p in curve], color=colour, label=f"$N_z$ = {nz}")
+        ax.plot(seen, [p.train_bound for p in curve], color=colour, label=f"$J$ = {nz}")
         ax.plot(seen, [p.test_bound for p in curve], color=colour, linestyle="--")
     ax.set_xscale("log")
     ax.set_xlabel("training samples evaluated")
