@@ -19,8 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 TEMPLATE = '''\
-# Install the book's library where it is missing (Colab, a Jupyter of your own): from this
-# checkout when the notebook sits in one, else from the book's repository.
+# Install the book's library where it is missing (Colab, your own Jupyter):
+# from this checkout when the notebook sits in one, else from the repository.
 import importlib.util
 import subprocess
 import sys
@@ -33,7 +33,9 @@ if importlib.util.find_spec("vae_lib") is None:
     else:
         source = ["vae_lib @ git+{url}"]
     print("installing", *source)
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *source])'''
+    subprocess.check_call(
+        [sys.executable, "-m", "pip", "install", "-q", *source]
+    )'''
 
 
 def repository_url() -> str:
