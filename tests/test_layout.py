@@ -76,3 +76,14 @@ def test_usable_cpus_follow_the_cgroup_quota(monkeypatch, tmp_path):
     files["/sys/fs/cgroup/cpu/job/cpu.cfs_quota_us"] = "100000\n"
     files["/sys/fs/cgroup/cpu/job/cpu.cfs_period_us"] = "100000\n"
     assert device.usable_cpus() == 1
+
+
+def test_answer_checker_accepts_close_answers_only(capsys):
+    check = vae_lib.answer_checker({"exercise 1": 2.0}, tolerance=1e-3)
+    assert check("exercise 1", 2.001) is True
+    assert check("exercise 1", 2.01) is False
+    assert check("exercise 1", float("nan")) is False
+    assert check("exercise 1", None) is None
+    assert capsys.readouterr().out.splitlines()[-1].startswith("exercise 1: put your number")
+    with pytest.raises(ValueError, match="no exercise 'exercise 9'"):
+        check("exercise 9", 1.0)

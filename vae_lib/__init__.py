@@ -15,6 +15,7 @@ checkpoint   save_checkpoint, load_checkpoint (atomic writes, weights only, vers
 explore      latent maths: interpolation, grids, traversals, posterior means, active units
 plots        figures (loads matplotlib)           derivation  sympy-checked steps (loads sympy)
 display      HTML tables, inline GIFs, the static explorer    widgets  the live ipywidgets explorer
+exercises    answer_checker: the self-checks of the chapters' exercises
 aevb         Kingma & Welling's Figure 2 experiment (`python -m vae_lib aevb`)
 cli          `python -m vae_lib train | aevb`: flags, the --out policy, one-line errors
 train_command  `python -m vae_lib train`: the run and the folder it writes (resumable)
@@ -36,6 +37,7 @@ _EXPORTS = {
                    "integrate_against", "latex", "normal_expectation", "normal_pdf"],
     "device": ["model_device", "pick_device", "torch_threads"],
     "display": ["gif_html", "static_explorer_html", "table_html"],
+    "exercises": ["answer_checker"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
                 "latent_traversal", "lerp", "posterior_means", "slerp"],
     "models": ["MLPVAE", "Autoencoder", "ConvVAE", "LikelihoodVAE", "MADEVAE", "build_model"],
@@ -53,8 +55,8 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = {"aevb", "checkpoint", "checks", "cli", "config", "data", "derivation", "device",
-               "display", "explore", "losses", "models", "objectives", "plots", "run_state", "runs",
-               "schedules", "train", "train_command", "widgets"}
+               "display", "exercises", "explore", "losses", "models", "objectives", "plots",
+               "run_state", "runs", "schedules", "train", "train_command", "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 

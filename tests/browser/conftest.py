@@ -329,7 +329,7 @@ PROBE = r"""() => {
         explorers: document.querySelectorAll("[data-vae-explorer]").length,
         // Code cells wider than the column (they would scroll sideways): their first lines.
         wide_code: Array.from(document.querySelectorAll("div.cell_input pre"))
-            .filter(pre => pre.scrollWidth > pre.clientWidth + 2)
+            .filter(pre => visible(pre) && pre.scrollWidth > pre.clientWidth + 2)
             .map(pre => pre.textContent.split("\n")[0]),
         // Output figures drawn at less than half their size: too small to read.
         shrunk_figures: Array.from(document.querySelectorAll("div.cell_output img"))

@@ -23,6 +23,7 @@ from .conftest import _is_local
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER = "10_latent_space.ipynb"
 TOKEN = "vae-book-live-test"
+SHOTS = ROOT / "_build" / "screenshots"
 
 
 def _free_port() -> int:
@@ -78,12 +79,15 @@ def test_a_live_slider_redraws_the_decoded_image(browser, lab):
             " return w && w.sessionContext && w.sessionContext.session"
             " && w.sessionContext.session.kernel; }", timeout=120_000)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        # Slider messages queue behind running cells: wait until every cell has run.
+        # Slider messages queue behind running cells: wait until every code cell has run.
         page.wait_for_function(
-            "() => { const w = window.jupyterapp.shell.currentWidget;"
-            " const busy = [...document.querySelectorAll('.jp-InputPrompt')]"
-            "   .some(p => p.textContent.includes('*'));"
-            " return !busy && w.sessionContext.session.kernel.status === 'idle'; }",
+            """() => {
+                const panel = window.jupyterapp.shell.currentWidget;
+                const cells = panel.content.widgets.filter(c => c.model.type === "code");
+                return cells.length > 0
+                    && cells.every(c => c.model.executionCount !== null)
+                    && panel.sessionContext.session.kernel.status === "idle";
+            }""",
             timeout=300_000, polling=500)
         explorer = page.locator(".jp-OutputArea-output .widget-hbox", has=page.locator("img"),
                                 has_text="z1").first
@@ -91,16 +95,30 @@ def test_a_live_slider_redraws_the_decoded_image(browser, lab):
         image = explorer.locator("img").first
         before = image.get_attribute("src")
         handle = explorer.locator(".noUi-handle, .ui-slider-handle").first
-        handle.scroll_into_view_if_needed()
+        # The notebook scrolls in its own (windowed) panel: scroll it to the explorer's cell.
+        page.evaluate(
+            """async () => {
+                const notebook = window.jupyterapp.shell.currentWidget.content;
+                const index = notebook.widgets.findIndex(
+                    c => c.model.sharedModel.getSource().startsWith("LatentExplorer("));
+                notebook.activeCellIndex = index;
+                await notebook.scrollToItem(index, "start");
+            }""")
+        page.wait_for_timeout(1000)  # let the layout settle before measuring the handle
         box = handle.bounding_box()
+        assert 0 < box["y"] < 1000, f"the slider is off screen: {box}"
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=8)
         page.mouse.up()
-        page.wait_for_function(
-            "([img, old]) => img.getAttribute('src') !== old",
-            arg=[image.element_handle(), before], timeout=30_000,
-        )
+        try:
+            page.wait_for_function(
+                "([img, old]) => img.getAttribute('src') !== old",
+                arg=[image.element_handle(), before], timeout=30_000,
+            )
+        finally:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "live-kernel.png"))
         assert image.get_attribute("src") != before
     finally:
         context.close()
