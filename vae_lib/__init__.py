@@ -4,6 +4,7 @@ config       VAEConfig: one chapter run's settings; everything else derives from
 models       VAE, MLPVAE, ConvVAE, Autoencoder and build_model, the one model builder
 objectives   gaussian_kl, likelihoods, elbo, log_weights, iwae_bound
 data         load_dataset (mnist, fashion-mnist, frey, digits)
+baselines    no-latent yardsticks with exact log-likelihoods: per-pixel Gaussian, PPCA
 device       pick_device, model_device, torch_threads: where tensors live, how many threads
 train        fit (any model with an objective), evaluate
 runs         choose / is_quick (quick vs full), cached_model, cached_vae: the runs chapters share
@@ -44,8 +45,8 @@ _EXPORTS = {
     "widgets": ["LatentExplorer"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"aevb", "checkpoint", "cli", "config", "data", "derivation", "device", "display",
-               "explore", "models", "objectives", "plots", "runs", "train", "widgets"}
+_SUBMODULES = {"aevb", "baselines", "checkpoint", "cli", "config", "data", "derivation", "device",
+               "display", "explore", "models", "objectives", "plots", "runs", "train", "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 
