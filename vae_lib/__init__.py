@@ -13,7 +13,8 @@ explore      latent maths: interpolation, grids, traversals, posterior means, ac
 plots        figures (loads matplotlib)           derivation  sympy-checked steps (loads sympy)
 display      HTML tables, inline GIFs, the static explorer    widgets  the live ipywidgets explorer
 aevb         Kingma & Welling's Figure 2 experiment (`python -m vae_lib aevb`)
-cli          `python -m vae_lib train | aevb`
+iwae         Burda et al.'s Table 1 recipe, one stochastic layer (`python -m vae_lib iwae`)
+cli          `python -m vae_lib train | aevb | iwae`
 
 `import vae_lib` loads torch only: each name below is imported from its module on first use, so
 plotting, sympy and ipywidgets load when a chapter first needs them.
@@ -34,7 +35,7 @@ _EXPORTS = {
     "display": ["gif_html", "static_explorer_html", "table_html"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
                 "latent_traversal", "lerp", "posterior_means", "slerp"],
-    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "build_model"],
+    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "DeepVAE", "build_model"],
     "objectives": ["ELBO", "bernoulli_log_likelihood", "elbo", "gaussian_kl",
                    "gaussian_log_likelihood", "iwae_bound", "log_weights"],
     "plots": ["image_grid", "plot_latent_means", "plot_losses", "plot_manifold",
@@ -46,7 +47,8 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = {"aevb", "baselines", "checkpoint", "cli", "config", "data", "derivation", "device",
-               "display", "explore", "models", "objectives", "plots", "runs", "train", "widgets"}
+               "display", "explore", "iwae", "models", "objectives", "plots", "runs", "train",
+               "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 

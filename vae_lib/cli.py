@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(aevb, AEVBConfig)
     aevb.add_argument("--out", type=Path, default=Path("runs/aevb"), help="output folder")
     aevb.add_argument("--quiet", action="store_true", help="no line per finished curve")
+    from .iwae.command import add_parser
+
+    add_parser(commands, _Parser, add_config_arguments)  # `iwae train | eval` (chapter 13)
     return parser
 
 
@@ -211,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "iwae":
+            from .iwae.command import run
+
+            return run(args, UsageError)
         return {"train": train_command, "aevb": aevb_command}[args.command](args)
     except (UsageError, DataError, CheckpointError, ValueError) as err:
         print(f"vae_lib: error: {err}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 vae          VAE (the shared interface), MLPVAE, ConvVAE
 autoencoder  Autoencoder, the deterministic foil of chapter 2
+deep         DeepVAE, several hidden layers (Burda et al.'s 784-200-200-50, chapter 13)
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 from torch import nn
 
 from .autoencoder import Autoencoder
+from .deep import DeepVAE
 from .vae import MLPVAE, VAE, ConvVAE
 
-__all__ = ["VAE", "MLPVAE", "ConvVAE", "Autoencoder", "MODEL_KINDS", "build_model"]
+__all__ = ["VAE", "MLPVAE", "ConvVAE", "DeepVAE", "Autoencoder", "MODEL_KINDS", "build_model"]
 
-MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder}
+MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "deep": DeepVAE, "autoencoder": Autoencoder}
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:
