@@ -14,8 +14,6 @@ import torch
 
 import vae_lib
 from vae_lib import aevb
-from vae_lib.aevb import runner as aevb_runner
-from vae_lib.aevb.config import AEVBConfig
 from vae_lib.cli import main
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "VAE_DEVICE": "cpu"}
@@ -142,32 +140,6 @@ def tiny_data(n: int = 200) -> aevb.Data:
     g = torch.Generator().manual_seed(123)
     images = (0.5 + 0.1 * torch.randn(n, 1, 28, 20, generator=g)).clamp(0, 1)
     return aevb.Data(images, images[:100], images[-50:])
-
-
-def test_aevb_resume_keeps_finished_curves_and_reruns_the_rest(tmp_path, monkeypatch):
-    monkeypatch.setattr(aevb_runner, "load_data", lambda *a, **k: tiny_data())
-    config = AEVBConfig("frey", latent_dims=(2, 3), samples=300, first=100)
-    aevb.command(config, tmp_path / "straight", quiet=True)
-    real_run, calls = aevb_runner.run, []
-
-    def stop_on_the_second_curve(config, latent_dim, **kwargs):
-        calls.append(latent_dim)
-        if latent_dim == 3 and len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_run(config, latent_dim, **kwargs)
-
-    monkeypatch.setattr(aevb_runner, "run", stop_on_the_second_curve)
-    with pytest.raises(KeyboardInterrupt):
-        aevb.command(config, tmp_path / "run", quiet=True)
-    aevb.command(config, tmp_path / "run", quiet=True, resume=True)
-    assert calls == [2, 3, 3]  # the finished curve was kept, not rerun
-    for name in ("frey_nz2.csv", "frey_nz3.csv"):
-        rows = [line.split(",")[:3] for line in (tmp_path / "run" / name).read_text().splitlines()]
-        straight = (tmp_path / "straight" / name).read_text().splitlines()
-        assert rows == [line.split(",")[:3] for line in straight]  # wall seconds aside
-    with pytest.raises(ValueError, match="made with other settings"):
-        aevb.command(AEVBConfig("frey", latent_dims=(2, 3), samples=300, first=100, seed=1),
-                     tmp_path / "run", resume=True)
 
 
 def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch, capsys):

@@ -4,6 +4,7 @@ config       VAEConfig: one chapter run's settings; everything else derives from
 models       VAE, MLPVAE, ConvVAE, Autoencoder and build_model, the one model builder
 objectives   gaussian_kl, likelihoods, elbo, log_weights, iwae_bound
 data         load_dataset (mnist, fashion-mnist, frey, digits)
+baselines    no-latent yardsticks with exact log-likelihoods: per-pixel Gaussian, PPCA
 device       pick_device, model_device, torch_threads: where tensors live, how many threads
 train        fit (any model with an objective), evaluate
 losses       training losses for fit: sum vs mean, KL warm-up, free bits (chapters 14-15)
@@ -17,7 +18,8 @@ plots        figures (loads matplotlib)           derivation  sympy-checked step
 display      HTML tables, inline GIFs, the static explorer    widgets  the live ipywidgets explorer
 exercises    answer_checker: the self-checks of the chapters' exercises
 aevb         Kingma & Welling's Figure 2 experiment (`python -m vae_lib aevb`)
-cli          `python -m vae_lib train | aevb`: flags, the --out policy, one-line errors
+iwae         Burda et al.'s Table 1 recipe, one stochastic layer (`python -m vae_lib iwae`)
+cli          `python -m vae_lib train | aevb | iwae`: flags, the --out policy, one-line errors
 train_command  `python -m vae_lib train`: the run and the folder it writes (resumable)
 
 `import vae_lib` loads torch only: each name below is imported from its module on first use, so
@@ -40,7 +42,8 @@ _EXPORTS = {
     "exercises": ["answer_checker"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
                 "latent_traversal", "lerp", "posterior_means", "slerp"],
-    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "LikelihoodVAE", "MADEVAE", "build_model"],
+    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "DeepVAE", "LikelihoodVAE", "MADEVAE",
+               "build_model"],
     "losses": ["free_bits_loss", "implicit_beta", "kl_per_unit", "mean_kl_per_unit",
                "reduced_loss", "warmup_loss"],
     "schedules": ["linear_warmup"],
@@ -54,9 +57,10 @@ _EXPORTS = {
     "widgets": ["LatentExplorer"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"aevb", "checkpoint", "checks", "cli", "config", "data", "derivation", "device",
-               "display", "exercises", "explore", "losses", "models", "objectives", "plots",
-               "run_state", "runs", "schedules", "train", "train_command", "widgets"}
+_SUBMODULES = {"aevb", "baselines", "checkpoint", "checks", "cli", "config", "data", "derivation",
+               "device", "display", "exercises", "explore", "iwae", "losses", "models",
+               "objectives", "plots", "run_state", "runs", "schedules", "train", "train_command",
+               "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 

@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     aevb.add_argument("--quiet", action="store_true", help="no line per finished curve")
     _add_output_arguments(aevb, "runs/aevb", "keep the finished curves in --out (same settings"
                           " only) and rerun the unfinished ones")
+    from .iwae.command import add_parser
+
+    add_parser(commands, _Parser, add_config_arguments)  # `iwae train | eval` (chapter 13)
     return parser
 
 
@@ -179,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "iwae":
+            from .iwae.command import run
+
+            return run(args, UsageError)
         return {"train": train_command, "aevb": aevb_command}[args.command](args)
     except (UsageError, DataError, CheckpointError, ValueError, FloatingPointError) as err:
         print(f"vae_lib: error: {_one_line(err)}", file=sys.stderr)

@@ -6,7 +6,9 @@ config      AEVBConfig: every setting of a run, the paper's architectures (PAPER
 experiment  the paper's model and initialisation, training and evaluating one curve
 results     the results folder: curve CSVs, prior samples, the manifest (writer and reader)
 plot        Figure 2
-runner      the command line's run over every latent size
+training    the resumable training loop (AEVB or wake-sleep), checkpointed at every point
+wake_sleep  the wake-sleep baseline of Figure 2 (Hinton et al. 1995)
+runner      the command line's run over every latent size, resuming stopped curves
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from .experiment import (
     paper_init_,
     paper_model,
     run,
-    train_curve,
 )
 from .plot import plot_curves
 from .results import load_results, read_curve
 from .runner import command
+from .training import train_curve
 
 
 def cached_run(config: AEVBConfig, latent_dim: int) -> tuple[nn.Module, dict[str, Any]]:

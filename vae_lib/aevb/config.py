@@ -18,6 +18,7 @@ BATCH_SIZE = 100  # M in the paper
 INIT_STD = 0.01
 MAX_SAMPLES = 10**9  # a bound on --samples: the paper's longest curves are 10^8
 MAX_THREADS = 256
+METHODS = ("aevb", "wake-sleep")  # Figure 2's two curves (wake-sleep: Hinton et al. 1995)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class AEVBConfig:
     init_std: float = setting(INIT_STD, "--init-std", help="std of the initial weights",
                               above=0)
     threads: int = setting(1, "--threads", help="torch threads (fixes the sums' order)", low=1)
+    method: str = setting("aevb", "--method", help="aevb, or the wake-sleep baseline",
+                          choices=METHODS)
 
     def __post_init__(self) -> None:
         check_config(self)

@@ -10,9 +10,9 @@ evaluation point, so the curves are not jagged by Monte Carlo error). Explained 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -104,60 +104,6 @@ def lower_bound(model: nn.Module, images: Tensor, seed: int = 1, batch_size: int
     return total / images.shape[0]
 
 
-def train_curve(
-    model: nn.Module,
-    data: Data,
-    points: Sequence[int],
-    lr: float,
-    seed: int = 0,
-    batch_size: int = BATCH_SIZE,
-    on_point: Callable[[list[CurvePoint]], None] | None = None,
-) -> list[CurvePoint]:
-    """Train with Adagrad on minibatches, evaluating both bounds at each of `points`.
-
-    The loss is the negative one-sample ELBO averaged over the minibatch; the weight decay
-    1 / N is the gradient of a N(0, I) prior on the parameters for N training images.
-    `on_point(curve_so_far)` is called after each evaluation (the command rewrites its CSV
-    there). Raises FloatingPointError if the loss stops being finite.
-    """
-    points = sorted(set(int(p) for p in points))
-    if not points or points[0] < 1:
-        raise ValueError("points must be positive sample counts")
-    torch.manual_seed(seed)
-    shuffle = torch.Generator().manual_seed(seed)
-    model.train()
-    n = data.train.shape[0]
-    opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=1.0 / n)
-    curve: list[CurvePoint] = []
-    seen, started = 0, time.perf_counter()
-    remaining = iter(points)
-    target = next(remaining)
-    while target is not None:
-        order = torch.randperm(n, generator=shuffle)
-        for start in range(0, n, batch_size):
-            x = data.train[order[start : start + batch_size]]
-            loss = -elbo(model, x).total.mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss.item()} after {seen} samples; try a smaller step size"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            seen += x.shape[0]
-            if seen >= target:
-                curve.append(CurvePoint(seen, lower_bound(model, data.eval_train, seed + 1),
-                                        lower_bound(model, data.eval_test, seed + 2),
-                                        time.perf_counter() - started))
-                if on_point is not None:
-                    on_point(curve)
-                target = next(remaining, None)
-                if target is None:
-                    break
-    model.eval()
-    return curve
-
-
 def load_data(config: AEVBConfig) -> Data:
     """The training set and the first `eval_train` / `eval_test` images of train and test.
 
@@ -176,6 +122,9 @@ def run(
     points: Sequence[int] | None = None,
     data: Data | None = None,
     on_point: Callable[[list[CurvePoint]], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    model: MLPVAE | None = None,
 ) -> tuple[MLPVAE, list[CurvePoint]]:
     """One curve of Figure 2: build the paper's model, train it, return (model, curve).
 
@@ -183,10 +132,15 @@ def run(
     consistency check (with a prefix of the points), so both use exactly the same settings.
     Training runs on the CPU with `config.threads` threads, which makes it repeat bit for bit;
     the model is returned on `pick_device()`, like every model the library returns.
+    `config.method` picks AEVB or wake-sleep; `resume` (a checkpoint's state, with `model`
+    holding its weights) continues a stopped curve (`vae_lib.aevb.training.train_curve`).
     """
+    from .training import train_curve
+
     data = data if data is not None else load_data(config)
     points = points if points is not None else evaluation_points(config)
     with torch_threads(config.threads):
-        model = paper_model(config, latent_dim)
-        curve = train_curve(model, data, points, config.lr, config.seed, on_point=on_point)
+        model = model if model is not None else paper_model(config, latent_dim)
+        curve = train_curve(model, data, points, config.lr, config.seed, on_point=on_point,
+                            method=config.method, resume=resume, on_checkpoint=on_checkpoint)
     return model.to(pick_device()), curve

@@ -24,14 +24,26 @@ from .experiment import CurvePoint
 CSV_COLUMNS = ("samples_seen", "train_bound", "test_bound", "wall_seconds")
 
 
-def curve_path(folder: str | os.PathLike, dataset: str, latent_dim: int) -> Path:
-    """Where the curve of one data set and latent size lives in a results folder."""
-    return Path(folder) / f"{dataset}_nz{latent_dim}.csv"
+def _prefix(dataset: str, method: str) -> str:
+    return dataset if method == "aevb" else f"{dataset}_ws"
 
 
-def manifest_path(folder: str | os.PathLike, dataset: str) -> Path:
-    """Where a results folder keeps the settings, machine and status of a data set's runs."""
-    return Path(folder) / f"{dataset}_manifest.json"
+def curve_path(folder: str | os.PathLike, dataset: str, latent_dim: int,
+               method: str = "aevb") -> Path:
+    """Where a curve lives: {dataset}_nz{N}.csv, or {dataset}_ws_nz{N}.csv for wake-sleep."""
+    return Path(folder) / f"{_prefix(dataset, method)}_nz{latent_dim}.csv"
+
+
+def checkpoint_path(folder: str | os.PathLike, dataset: str, latent_dim: int,
+                    method: str = "aevb") -> Path:
+    """Where a curve's resume checkpoint lives, beside its CSV (`book/12_aevb.ipynb`)."""
+    return Path(folder) / f"{_prefix(dataset, method)}_nz{latent_dim}_checkpoint.pt"
+
+
+def manifest_path(folder: str | os.PathLike, dataset: str, method: str = "aevb") -> Path:
+    """Where a results folder keeps the settings, machine and status of a data set's runs:
+    {dataset}_manifest.json, or {dataset}_ws_manifest.json for wake-sleep."""
+    return Path(folder) / f"{_prefix(dataset, method)}_manifest.json"
 
 
 def curve_csv(curve: Sequence[CurvePoint]) -> str:
@@ -65,25 +77,27 @@ def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
 
 def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
     """Rewrite a data set's manifest atomically."""
-    atomic_write_text(manifest_path(folder, manifest["dataset"]),
+    method = manifest.get("config", {}).get("method", "aevb")
+    atomic_write_text(manifest_path(folder, manifest["dataset"], method),
                       json.dumps(manifest, indent=2) + "\n")
 
 
 def load_results(
-    folder: str | os.PathLike, dataset: str
+    folder: str | os.PathLike, dataset: str, method: str = "aevb", finished_only: bool = True
 ) -> tuple[dict[str, Any], dict[int, list[CurvePoint]]]:
-    """A results folder's manifest for `dataset` and its curves, keyed by latent size.
+    """A results folder's manifest for `dataset` and `method`, and its curves by latent size.
 
-    Only the runs the manifest marks as finished are read, in the order they were run.
+    Only the runs the manifest marks as finished are read (all that have a CSV with
+    `finished_only=False`: partial curves of stopped runs), in the order they were run.
     """
-    path = manifest_path(folder, dataset)
+    path = manifest_path(folder, dataset, method)
     if not path.is_file():
         raise FileNotFoundError(f"no results for {dataset} in {folder} (looked for {path.name})")
     manifest = json.loads(path.read_text())
     curves = {
         int(nz): read_curve(Path(folder) / run["csv"])
         for nz, run in manifest["runs"].items()
-        if run.get("finished")
+        if run.get("finished") or (not finished_only and (Path(folder) / run["csv"]).is_file())
     }
     return manifest, curves
 

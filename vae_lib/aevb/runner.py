@@ -1,18 +1,25 @@
-"""`python -m vae_lib aevb`: run every curve of a config and write the results folder."""
+"""`python -m vae_lib aevb`: run every curve of a config and write the results folder.
+
+A stopped command resumes where it stopped: finished curves are skipped, a curve with a
+checkpoint continues from its last evaluation point, bit for bit. A folder whose results were
+made with other settings is refused. Explained in `book/12_aevb.ipynb`.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ..checkpoint import load_checkpoint, save_checkpoint
 from .config import BATCH_SIZE, AEVBConfig
-from .experiment import CurvePoint, evaluation_points, load_data, run
+from .experiment import CurvePoint, evaluation_points, load_data, paper_model, run
 from .results import (
+    checkpoint_path,
     curve_path,
     machine_description,
     manifest_path,
@@ -20,6 +27,12 @@ from .results import (
     write_curve,
     write_manifest,
 )
+
+FREY_SPLIT = "blocks"  # the held-out frames `load_dataset` gives (vae_lib.data.frey_split_frames)
+
+
+def _split(dataset: str) -> str | None:
+    return FREY_SPLIT if dataset == "frey" else None
 
 
 def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
@@ -30,12 +43,13 @@ def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
         "command": config.command(str(out)),
         "config": asdict(config),
         "settings": {
-            "hidden_dim": setup.hidden_dim, "activation": "tanh", "likelihood": setup.likelihood,
-            "batch_size": BATCH_SIZE, "samples_per_datapoint": 1, "optimizer": "adagrad",
-            "lr": config.lr, "weight_decay": 1.0 / n_train, "init_std": config.init_std,
+            "method": config.method, "hidden_dim": setup.hidden_dim, "activation": "tanh",
+            "likelihood": setup.likelihood, "batch_size": BATCH_SIZE,
+            "samples_per_datapoint": 1, "optimizer": "adagrad", "lr": config.lr,
+            "weight_decay": 1.0 / n_train, "init_std": config.init_std,
             "seed": config.seed, "threads": config.threads, "n_train": n_train,
             "eval_train": config.eval_train, "eval_test": config.eval_test,
-            "eval_points": evaluation_points(config),
+            "eval_points": evaluation_points(config), "frey_split": _split(config.dataset),
             "eval_noise_seeds": {"train": config.seed + 1, "test": config.seed + 2},
         },
         "machine": machine_description(),
@@ -43,75 +57,110 @@ def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
     }
 
 
+def _same_run(config: AEVBConfig, stored: dict[str, Any]) -> str:
+    """'' if `stored` (a manifest) was made with `config`'s settings, else the differences.
+
+    Latent sizes may differ (each curve is independent); everything else must match.
+    """
+    old = AEVBConfig(**{**stored["config"], "latent_dims": None})
+    new = replace(config, latent_dims=None)
+    diffs = [f"{k} {v} vs {asdict(new)[k]}" for k, v in asdict(old).items() if asdict(new)[k] != v]
+    default_split = "tail" if config.dataset == "frey" else None  # before the split was recorded
+    split = stored.get("settings", {}).get("frey_split", default_split)
+    if split != _split(config.dataset):
+        diffs.append(f"frey split {split} vs {_split(config.dataset)}")
+    return ", ".join(diffs)
+
+
 def holds_results(folder: str | Path, dataset: str) -> bool:
-    """True if `folder` has a manifest or any file of `dataset`'s runs (chapter 12)."""
+    """True if `folder` has a manifest or any file of `dataset`'s runs (chapter 12).
+
+    The command line refuses such a folder unless --resume is given (`vae_lib.cli`).
+    """
     folder = Path(folder)
     return folder.is_dir() and any(folder.glob(f"{dataset}_*"))
 
 
-def resumed_manifest(config: AEVBConfig, out: Path) -> dict[str, Any]:
-    """The manifest of an earlier run of the same config in `out`, to keep its finished curves.
-
-    Resuming is per curve: finished curves stay, an unfinished one is run again from its start
-    (it is deterministic, so it ends the same). Other settings are refused (chapter 12).
-    """
-    path = manifest_path(out, config.dataset)
-    try:
-        manifest = json.loads(path.read_text())
-        stored = manifest["config"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"cannot resume: {path} is missing or unreadable ({err})") from None
-    if stored != json.loads(json.dumps(asdict(config))):
-        raise ValueError(f"cannot resume {out}: its {config.dataset} results were made with other"
-                         " settings; choose another --out")
-    return manifest
-
-
 def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
-            resume: bool = False) -> int:
-    """Train one curve per latent size; write CSVs, prior samples and the manifest into `out`.
+            resume: bool = True) -> int:
+    """Train one curve per latent size, resuming stopped ones; write the results into `out`.
 
-    Writes `{dataset}_nz{N}.csv` (rewritten after every evaluation point),
-    `{dataset}_nz{N}_samples.png` (100 prior samples at the end) and `{dataset}_manifest.json`
-    (config, machine, per-run wall time, whether each run finished). With `resume`, the
-    finished curves of an earlier run of the same config are kept. Explained in
-    `book/12_aevb.ipynb`.
+    Stopped curves always continue from their last checkpoint (`resume` is the command line's
+    consent, checked there: a folder holding results needs --resume).
+
+    Writes `{dataset}[_ws]_nz{N}.csv` and `..._checkpoint.pt` at every evaluation point,
+    `..._samples.png` (100 prior samples) at the end of a curve, and
+    `{dataset}[_ws]_manifest.json` (config, machine, sessions, per-curve progress). Explained
+    in `book/12_aevb.ipynb`.
     """
     out = Path(out)
-    old = resumed_manifest(config, out) if resume else {"runs": {}}
+    path = manifest_path(out, config.dataset, config.method)
+    manifest = json.loads(path.read_text()) if path.is_file() else None
+    if manifest is not None and (diffs := _same_run(config, manifest)):
+        raise ValueError(f"{out} holds {config.dataset} {config.method} results made with other"
+                         f" settings ({diffs}); use another --out")
     data = load_data(config)
-    manifest = new_manifest(config, out, data.train.shape[0])
+    if manifest is None:
+        manifest = new_manifest(config, out, data.train.shape[0])
+    sizes = tuple(dict.fromkeys([*map(int, manifest["runs"]), *config.sizes]))
+    manifest["command"] = replace(config, latent_dims=sizes).command(str(out))
+    manifest["config"]["latent_dims"] = list(sizes)
+    manifest.setdefault("sessions", []).append(
+        {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "latent_dims": list(config.sizes),
+         "machine": machine_description()})
     write_manifest(out, manifest)
     for latent_dim in config.sizes:
-        if old["runs"].get(str(latent_dim), {}).get("finished"):
-            manifest["runs"][str(latent_dim)] = old["runs"][str(latent_dim)]
-            write_manifest(out, manifest)
+        if manifest["runs"].get(str(latent_dim), {}).get("finished"):
+            print(f"{config.dataset} N_z={latent_dim}: already finished in {out}")
             continue
-        path = curve_path(out, config.dataset, latent_dim)
-        manifest["runs"][str(latent_dim)] = {"csv": path.name, "finished": False}
-        started = time.perf_counter()
-        try:
-            model, curve = run(config, latent_dim, data=data,
-                               on_point=lambda c, path=path: write_curve(path, c))
-        except FloatingPointError as err:
-            raise ValueError(f"{config.dataset}, N_z = {latent_dim}: {err}") from None
-        _finish(config, out, manifest, latent_dim, model, curve, time.perf_counter() - started)
-        if not quiet:
-            last = curve[-1]
-            print(f"{config.dataset} N_z={latent_dim}: {last.samples_seen} samples, train bound"
-                  f" {last.train_bound:.2f}, test bound {last.test_bound:.2f} nats"
-                  f" ({time.perf_counter() - started:.0f} s)", flush=True)
+        _one_curve(config, out, manifest, latent_dim, data, quiet)
     print(f"wrote {len(config.sizes)} curve(s) to {out}")
     return 0
 
 
+def _one_curve(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_dim: int,
+               data: Any, quiet: bool) -> None:
+    """Train (or resume) one curve, checkpointing at every evaluation point."""
+    path = curve_path(out, config.dataset, latent_dim, config.method)
+    ckpt = checkpoint_path(out, config.dataset, latent_dim, config.method)
+    entry = manifest["runs"].setdefault(str(latent_dim), {})
+    entry.update(csv=path.name, checkpoint=ckpt.name, finished=False)
+    resume, model = None, paper_model(config, latent_dim)
+    if ckpt.is_file():
+        model, extras = load_checkpoint(ckpt, map_location="cpu")
+        if extras.get("latent_dim") != latent_dim or extras.get("method") != config.method:
+            raise ValueError(f"{ckpt} belongs to another run; move it away")
+        resume = extras["state"]
+        write_curve(path, [CurvePoint(**p) for p in resume["curve"]])
+
+    def checkpoint(state: dict[str, Any]) -> None:
+        save_checkpoint(model, ckpt, latent_dim=latent_dim, method=config.method,
+                        aevb_config=asdict(config), state=state)
+        entry.update(samples_seen=state["seen"], wall_seconds=round(state["wall_seconds"], 1))
+        write_manifest(out, manifest)
+
+    try:
+        model, curve = run(config, latent_dim, data=data, model=model, resume=resume,
+                           on_point=lambda c: write_curve(path, c), on_checkpoint=checkpoint)
+    except FloatingPointError as err:
+        raise ValueError(f"{config.dataset}, N_z = {latent_dim}: {err}") from None
+    _finish(config, out, manifest, latent_dim, model, curve)
+    if not quiet:
+        last = curve[-1]
+        print(f"{config.dataset} N_z={latent_dim}: {last.samples_seen} samples, train bound"
+              f" {last.train_bound:.2f}, test bound {last.test_bound:.2f} nats"
+              f" ({last.wall_seconds:.0f} s)", flush=True)
+
+
 def _finish(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_dim: int,
-            model: nn.Module, curve: list[CurvePoint], seconds: float) -> None:
+            model: nn.Module, curve: list[CurvePoint]) -> None:
     """Save a finished curve's prior samples and mark it finished in the manifest."""
-    samples = f"{config.dataset}_nz{latent_dim}_samples.png"
+    stem = curve_path(out, config.dataset, latent_dim, config.method).stem
+    samples = f"{stem}_samples.png"
     save_samples(model, out / samples, seed=config.seed)
-    manifest["runs"][str(latent_dim)] = {
-        "csv": curve_path(out, config.dataset, latent_dim).name, "samples_png": samples,
-        "finished": True, "wall_seconds": round(seconds, 1), "final": asdict(curve[-1]),
-    }
+    manifest["runs"][str(latent_dim)].update(
+        samples_png=samples, finished=True, wall_seconds=round(curve[-1].wall_seconds, 1),
+        final=asdict(curve[-1]))
     write_manifest(out, manifest)
+
+

@@ -4,6 +4,7 @@ vae          VAE (the shared interface), MLPVAE, ConvVAE
 autoencoder  Autoencoder, the deterministic foil of chapter 2
 likelihood   LikelihoodVAE: the MLP VAE with another decoder distribution (chapter 14)
 made         MADEVAE: an autoregressive decoder strong enough to ignore z (chapter 15)
+deep         DeepVAE, several hidden layers (Burda et al.'s 784-200-200-50, chapter 13)
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from typing import Any
 from torch import nn
 
 from .autoencoder import Autoencoder
+from .deep import DeepVAE
 from .likelihood import LikelihoodVAE
 from .made import MADEVAE
 from .vae import MLPVAE, VAE, ConvVAE
 
-__all__ = ["VAE", "MLPVAE", "ConvVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE", "MODEL_KINDS",
-           "build_model"]
+__all__ = ["VAE", "MLPVAE", "ConvVAE", "DeepVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE",
+           "MODEL_KINDS", "build_model"]
 
-MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "autoencoder": Autoencoder,
+MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "deep": DeepVAE, "autoencoder": Autoencoder,
                "likelihood_mlp": LikelihoodVAE, "made": MADEVAE}
 
 

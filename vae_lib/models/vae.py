@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_pixels
+from ..checks import check_finite, check_pixels
 from ..device import model_device
 from ..objectives import ELBO, bernoulli_log_likelihood, elbo, gaussian_log_likelihood
 
@@ -60,6 +60,8 @@ class VAE(nn.Module):
                 f" (n, {', '.join(map(str, expected))}),"
                 f" got {tuple(x.shape)}"
             )
+        if self.likelihood == "gaussian":  # real-valued data: any finite value is an image
+            return check_finite(x, f"{type(self).__name__} input")
         return check_pixels(x, f"{type(self).__name__} input")
 
     def _check_latent(self, z: Tensor) -> Tensor:

@@ -1,0 +1,90 @@
+"""The training loop of Figure 2's curves, resumable from a checkpoint at every point.
+
+At every evaluation point the loop hands `on_checkpoint` everything a resumed run needs: the
+optimizer state(s), the global generator (the reparameterization and wake-sleep noise), the
+shuffling generator, the current permutation and the position in it, the samples seen and the
+curve so far. A run resumed from there continues bit for bit as if it had never stopped.
+Explained in `book/12_aevb.ipynb`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import BATCH_SIZE
+from .experiment import CurvePoint, Data, lower_bound
+from .wake_sleep import LEARNERS
+
+
+def train_curve(
+    model: nn.Module,
+    data: Data,
+    points: Sequence[int],
+    lr: float,
+    seed: int = 0,
+    batch_size: int = BATCH_SIZE,
+    on_point: Callable[[list[CurvePoint]], None] | None = None,
+    method: str = "aevb",
+    resume: dict[str, Any] | None = None,
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+) -> list[CurvePoint]:
+    """Train with Adagrad on minibatches (AEVB or wake-sleep), evaluating both bounds at `points`.
+
+    AEVB follows minus the one-sample ELBO of the minibatch; wake-sleep alternates its two
+    phases (`vae_lib.aevb.wake_sleep`). The weight decay 1 / N is the gradient of a N(0, I)
+    prior on the parameters for N training images. After each evaluation the state goes to
+    `on_checkpoint(state)`, then the curve to `on_point(curve)` (the command rewrites its CSV
+    there). `resume` is such a state, with the model's weights already loaded. Raises
+    FloatingPointError if the loss stops being finite. Explained in `book/12_aevb.ipynb`.
+    """
+    points = sorted(set(int(p) for p in points))
+    if not points or points[0] < 1:
+        raise ValueError("points must be positive sample counts")
+    n = data.train.shape[0]
+    learner = LEARNERS[method](model, lr, 1.0 / n)
+    shuffle = torch.Generator()
+    if resume is None:
+        torch.manual_seed(seed)
+        shuffle.manual_seed(seed)
+        order, position, seen, curve, wall = None, n, 0, [], 0.0
+    else:
+        learner.load_state_dict(resume["learner"])
+        torch.set_rng_state(resume["rng_global"])
+        shuffle.set_state(resume["rng_shuffle"])
+        order, position, seen = resume["order"], resume["position"], resume["seen"]
+        curve = [CurvePoint(**p) for p in resume["curve"]]
+        wall = resume["wall_seconds"]
+    model.train()
+    started = time.perf_counter()
+    targets = [p for p in points if p > seen]
+    while targets:
+        if position >= n:
+            order, position = torch.randperm(n, generator=shuffle), 0
+        x = data.train[order[position : position + batch_size]]
+        position += batch_size
+        try:
+            learner.step(x)
+        except FloatingPointError as err:
+            raise FloatingPointError(f"{err} (after {seen} samples)") from None
+        seen += x.shape[0]
+        if seen < targets[0]:
+            continue
+        targets.pop(0)
+        elapsed = wall + time.perf_counter() - started
+        curve.append(CurvePoint(seen, lower_bound(model, data.eval_train, seed + 1),
+                                lower_bound(model, data.eval_test, seed + 2), elapsed))
+        if on_checkpoint is not None:
+            on_checkpoint({"learner": learner.state_dict(), "rng_global": torch.get_rng_state(),
+                           "rng_shuffle": shuffle.get_state(), "order": order,
+                           "position": position, "seen": seen, "method": method,
+                           "curve": [asdict(p) for p in curve], "wall_seconds": elapsed})
+        if on_point is not None:
+            on_point(curve)
+    model.eval()
+    return curve

@@ -1,0 +1,176 @@
+"""Training and evaluating Burda et al.'s model: L_k, the staged schedule, resumable state.
+
+A run is deterministic given its config: the global generator draws the z noise, one
+generator shuffles and one binarizes, and all three states go into the checkpoint with the
+model and Adam's moments, so a resumed run continues bit for bit. The test set is binarized
+once with a fixed seed, and the test bound uses its own fixed noise, outside the training
+stream. Explained in `book/13_log_likelihood.ipynb`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..device import torch_threads
+from ..models import build_model
+from ..objectives import diagonal_normal_log_prob, iwae_bound, standard_normal_log_prob
+from .config import ADAM, IWAEConfig, schedule
+
+TEST_BINARIZATION_SEED = 0  # the same binarized test set for every run
+EVAL_NOISE_SEED = 1  # the noise of the test bound L_K
+
+
+def iwae_objective(model: nn.Module, x: Tensor, k: int) -> Tensor:
+    """L_k per image, with gradients: log of the mean of k importance weights p(x,z)/q(z|x).
+
+    k = 1 is the ELBO with a sampled KL term, the VAE of Burda et al.'s Table 1.
+    Explained in `book/13_log_likelihood.ipynb`.
+    """
+    mu, logvar = model.encode(x)
+    z = mu + (0.5 * logvar).exp() * torch.randn((k, *mu.shape), dtype=mu.dtype)
+    x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * x.shape[0], *x.shape[1:])
+    log_px = model.log_likelihood(x_rep, z.reshape(-1, mu.shape[1])).view(k, -1)
+    log_w = log_px + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar)
+    return torch.logsumexp(log_w, dim=0) - math.log(k)
+
+
+@torch.no_grad()
+def test_nll(model: nn.Module, images: Tensor, k: int = 5000, seed: int = EVAL_NOISE_SEED,
+             batch: int = 20) -> float:
+    """-L_K averaged over `images` (nats), with noise from seed `seed`; the training stream's
+    random state is left as it was. Table 1's test NLL (`book/13_log_likelihood.ipynb`)."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, images.shape[0], batch):
+            total += iwae_bound(model, images[start : start + batch], k, chunk=250).sum().item()
+    model.train(was_training)
+    return -total / images.shape[0]
+
+
+def load_mnist(config: IWAEConfig) -> tuple[Tensor, Tensor]:
+    """Grey training images (binarized afresh every minibatch) and the binarized test set.
+
+    The test images are binarized once, with seed TEST_BINARIZATION_SEED (chapter 13).
+    """
+    from ..data import load_dataset
+
+    train = load_dataset("mnist", "train").images[: config.train_size]
+    test = load_dataset("mnist", "test").images
+    return train, torch.bernoulli(test, generator=torch.Generator().manual_seed(
+        TEST_BINARIZATION_SEED))
+
+
+def new_state(config: IWAEConfig) -> dict[str, Any]:
+    """A fresh run: Glorot-initialised model (seeded), Adam, generators, empty curve."""
+    torch.manual_seed(config.seed)
+    model = build_model(config.model_spec())
+    return {"model": model, "optimizer": torch.optim.Adam(model.parameters(), config.lr, **ADAM),
+            "shuffle": torch.Generator().manual_seed(config.seed + 1),
+            "binarize": torch.Generator().manual_seed(config.seed + 2),
+            "stage": 0, "epoch_in_stage": 0, "epochs_total": 0, "rows": [],
+            "wall_seconds": 0.0, "rng": torch.get_rng_state()}
+
+
+def _epoch(config: IWAEConfig, state: dict[str, Any], train_images: Tensor) -> float:
+    """One pass over the training set in shuffled minibatches; returns the mean L_k."""
+    model, opt = state["model"], state["optimizer"]
+    n, total = train_images.shape[0], 0.0
+    order = torch.randperm(n, generator=state["shuffle"])
+    for start in range(0, n, config.batch_size):
+        x = torch.bernoulli(train_images[order[start : start + config.batch_size]],
+                            generator=state["binarize"])
+        bound = iwae_objective(model, x, config.k)
+        loss = -bound.mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} in pass"
+                                     f" {state['epochs_total'] + 1}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += bound.sum().item()
+    return total / n
+
+
+def train(config: IWAEConfig, state: dict[str, Any], data: tuple[Tensor, Tensor],
+          save: Callable[[dict[str, Any], bool], None], log: Callable[[str], None] = print,
+          stop_after_passes: int | None = None) -> dict[str, Any]:
+    """Run the schedule from where `state` stands; `save(state, stage_done)` checkpoints.
+
+    Saves every `checkpoint_every` passes and after each stage (with its test NLL row).
+    `stop_after_passes` stops early, as an interruption would (the resume tests). Explained
+    in `book/13_log_likelihood.ipynb`.
+    """
+    train_images, test_images = data
+    started, done = time.perf_counter(), 0
+    wall = lambda: state["wall_seconds"] + time.perf_counter() - started  # noqa: E731
+    with torch_threads(config.threads):
+        torch.set_rng_state(state["rng"])
+        stages = schedule(config)
+        while state["stage"] < len(stages):
+            stage = state["stage"]
+            passes, lr = stages[stage]
+            for group in state["optimizer"].param_groups:
+                group["lr"] = lr
+            while state["epoch_in_stage"] < passes:
+                if stop_after_passes is not None and done >= stop_after_passes:
+                    return state
+                state["last_objective"] = _epoch(config, state, train_images)
+                state["epoch_in_stage"] += 1
+                state["epochs_total"] += 1
+                done += 1
+                log(f"stage {stage} pass {state['epoch_in_stage']}/{passes}: train L_{config.k}"
+                    f" {state['last_objective']:.3f} ({wall():.0f} s)")
+                if state["epoch_in_stage"] % config.checkpoint_every == 0:
+                    _snapshot(state, wall())
+                    save(state, False)
+            last = stage == len(stages) - 1
+            n_test = config.final_test_images if last else config.stage_test_images
+            nll = test_nll(state["model"], test_images[:n_test], config.eval_k)
+            state["rows"].append({
+                "stage": stage, "lr": lr, "passes": passes, "epochs_total": state["epochs_total"],
+                "train_objective": state["last_objective"], "test_images": n_test,
+                "test_k": config.eval_k, "test_nll": nll, "wall_seconds": wall()})
+            log(f"stage {stage} done: test NLL (-L_{config.eval_k}, {n_test} images) {nll:.3f}")
+            state["stage"], state["epoch_in_stage"] = stage + 1, 0
+            _snapshot(state, wall())
+            save(state, True)
+    return state
+
+
+def _snapshot(state: dict[str, Any], wall_seconds: float) -> None:
+    state["rng"], state["saved_wall_seconds"] = torch.get_rng_state(), wall_seconds
+
+
+def state_payload(config: IWAEConfig, state: dict[str, Any]) -> dict[str, Any]:
+    """What the resume checkpoint stores besides the weights (plain data and tensors)."""
+    return {"iwae_config": asdict(config), "optimizer": state["optimizer"].state_dict(),
+            "rng": {"global": state["rng"], "shuffle": state["shuffle"].get_state(),
+                    "binarize": state["binarize"].get_state()},
+            "stage": state["stage"], "epoch_in_stage": state["epoch_in_stage"],
+            "epochs_total": state["epochs_total"], "rows": state["rows"],
+            "last_objective": state.get("last_objective"),
+            "wall_seconds": state["saved_wall_seconds"]}
+
+
+def restore_state(config: IWAEConfig, model: nn.Module, extras: dict[str, Any]) -> dict[str, Any]:
+    """The state a resume checkpoint describes, ready for `train` (chapter 13)."""
+    state = new_state(config)
+    state["model"].load_state_dict(model.state_dict())
+    state["optimizer"].load_state_dict(extras["optimizer"])
+    state["shuffle"].set_state(extras["rng"]["shuffle"])
+    state["binarize"].set_state(extras["rng"]["binarize"])
+    state["rng"] = extras["rng"]["global"]
+    for key in ("stage", "epoch_in_stage", "epochs_total", "rows", "last_objective",
+                "wall_seconds"):
+        state[key] = extras[key]
+    return state
