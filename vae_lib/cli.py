@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     aevb = commands.add_parser("aevb", help="Kingma & Welling's Figure 2 curves as CSV files")
     add_config_arguments(aevb, AEVBConfig)
     aevb.add_argument("--quiet", action="store_true", help="no line per finished curve")
-    _add_output_arguments(aevb, "runs/aevb", "keep the finished curves in --out (same settings"
-                          " only) and rerun the unfinished ones")
+    _add_output_arguments(aevb, "runs/aevb", "continue the run in --out (same settings only):"
+                          " finished curves stay, stopped ones go on from their checkpoint")
     from .iwae.command import add_parser
 
     add_parser(commands, _Parser, add_config_arguments)  # `iwae train | eval` (chapter 13)
