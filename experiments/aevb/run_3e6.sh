@@ -14,6 +14,7 @@ for run in "frey 2 aevb 0.01" "frey 2 wake-sleep 0.01" "mnist 3 aevb 0.01" \
   set -- $run
   out=experiments/aevb/3e6; [ "$4" = 0.01 ] || out="experiments/aevb/3e6-init$4"
   echo "== $(date -u) $1 N_z=$2 $3 init std $4"
+  resume=""; ls "$out/$1"_* >/dev/null 2>&1 && resume=--resume  # continue what is there
   "$PY" -m vae_lib aevb --dataset "$1" --latent-dims "$2" --method "$3" --init-std "$4" \
-    --samples 3e6 --out "$out"
+    --samples 3e6 --out "$out" --into-committed $resume
 done
