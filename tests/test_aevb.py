@@ -7,11 +7,13 @@ import math
 from pathlib import Path
 
 import pytest
+
 import torch
 
 from vae_lib import aevb, cli
 from vae_lib.aevb import runner as aevb_command
 from vae_lib.aevb.config import AEVBConfig
+from vae_lib.cli import build_parser, config_from_args
 
 RESULTS = Path(__file__).parent.parent / "experiments" / "aevb"
 
@@ -147,11 +149,16 @@ def test_the_committed_manifests_give_back_their_own_command():
     for dataset in ("mnist", "frey"):
         manifest, _ = aevb.load_results(RESULTS, dataset)
         config = aevb.config_from_manifest(manifest)
-        # the command stored before --method existed reads back as the same config
-        assert aevb.config_from_manifest({"command": manifest["command"]}) == config
-        with_method = manifest["command"].replace(" --out", " --method aevb --out")
-        assert config.command("experiments/aevb") == with_method
+        # the recorded config is the stored command's, plus the settings it did not spell out
+        # then (the first-N evaluation subsets, binary sleep fantasies)
+        legacy = manifest["command"].replace(" --first", " --eval-subset first --first")
+        legacy = legacy.replace(" --out", " --method aevb --sleep-fantasies binary --out")
+        assert config.command("experiments/aevb") == legacy
+        args = build_parser().parse_args(config.command("x").split()[3:])
+        assert config_from_args(aevb.AEVBConfig, args) == config  # the command gives it back
         assert aevb.evaluation_points(config) == manifest["settings"]["eval_points"]
+    with pytest.raises(ValueError, match="records no config"):
+        aevb.config_from_manifest({"command": manifest["command"]})
 
 
 def test_curve_csv_round_trip_and_bad_header(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 import math
 
 import pytest
@@ -97,7 +98,9 @@ def test_an_interrupted_run_resumes_bit_for_bit(capsys, tmp_path, monkeypatch):
     assert code == 0, err
 
     def table(folder):
-        return [r[:-1] for r in csv.reader(open(folder / "iwae_stages.csv"))]  # not wall time
+        rows = list(csv.reader(open(folder / "iwae_stages.csv")))
+        wall = rows[0].index("wall_seconds")
+        return [r[:wall] + r[wall + 1 :] for r in rows]  # not wall time
 
     assert table(whole) == table(broken)
     a = load_checkpoint(whole / "iwae_weights.pt", map_location="cpu")[0].state_dict()
@@ -114,7 +117,7 @@ def test_an_interrupted_run_resumes_bit_for_bit(capsys, tmp_path, monkeypatch):
         (["iwae", "train", "--batch-size", "many", "--out", "x"], "batch-size must be a number"),
         (["iwae", "train", "--stages", "9", "--out", "x"], "stages must be <= 8"),
         (["iwae", "train", "--k", "1"], "--out"),
-        (["iwae", "eval", "nowhere.pt", "--k", "0"], "--k must be >= 1"),
+        (["iwae", "eval", "nowhere.pt", "--k", "0"], "--k must be between 1 and 100000"),
         (["iwae", "eval", "nowhere.pt", "--images", "20000"], "--images must be between"),
         (["iwae", "eval", "nowhere.pt"], "no checkpoint at nowhere.pt"),
         (["iwae", "fly"], "invalid choice"),
@@ -146,5 +149,27 @@ def test_foreign_checkpoints_and_mismatched_resumes_are_refused(capsys, tmp_path
     code, _, err = run_cli(capsys, "iwae", "train", *TINY, "--resume", "--out", str(out))
     assert code == 2 and "other settings" in err and "--stages 1" in err and err.count("\n") == 1
     code, _, err = run_cli(capsys, "iwae", "train", *TINY, "--resume", "--out", str(tmp_path))
-    assert code == 2 and "no iwae_checkpoint.pt" in err
-    assert iwae_command.CSV_COLUMNS[-2] == "test_nll"
+    assert code == 2 and "no run to continue" in err
+    assert "test_nll" in iwae_command.CSV_COLUMNS
+
+
+def test_committed_results_are_guarded_for_iwae_and_from_any_folder(capsys, tmp_path,
+                                                                     monkeypatch):
+    repo = Path(__file__).resolve().parents[1]
+    target = repo / "experiments" / "iwae" / "never-written"
+    code, _, err = run_cli(capsys, "iwae", "train", *TINY, "--out", str(target))
+    assert code == 2 and "--into-committed" in err and not target.exists()
+    code, _, err = run_cli(capsys, "iwae", "train", *TINY, "--resume", "--out",
+                           str(repo / "experiments" / "iwae" / "vae_k1_b100"))
+    assert code == 2 and "--into-committed" in err
+    # another checkout of the book, the command run from its book/ folder with a relative --out
+    other = tmp_path / "checkout"
+    (other / "vae_lib").mkdir(parents=True)
+    (other / "book").mkdir()
+    (other / "_toc.yml").write_text("root: intro\n")
+    monkeypatch.chdir(other / "book")
+    for command in (["iwae", "train", *TINY], ["train", "-e", "1"],
+                    ["aevb", "--dataset", "mnist"]):
+        code, _, err = run_cli(capsys, *command, "--out", "../experiments/new")
+        assert code == 2 and "--into-committed" in err, (command, err)
+    assert not (other / "experiments").exists()

@@ -128,9 +128,24 @@ def _add_output_arguments(parser: argparse.ArgumentParser, default: str, resume:
 COMMITTED = "experiments"  # the book's committed results: written only with --into-committed
 
 
-def _committed_roots() -> list[Path]:
-    repo = Path(__file__).resolve().parents[1]
-    return [repo / COMMITTED, Path.cwd().resolve() / COMMITTED]
+def inside_committed(path: Path) -> bool:
+    """True if `path` lies in a book checkout's experiments/ folder, wherever the command runs.
+
+    A folder named experiments/ counts when the folder holding it is a checkout of this book
+    (it has `_toc.yml` and `vae_lib/`), and so does this package's own checkout's, so
+    `--out ../experiments/x` from `book/` is caught as well as `--out experiments/x`.
+    """
+    where = path.resolve()
+    own = Path(__file__).resolve().parents[1] / COMMITTED
+    if where == own or own in where.parents:
+        return True
+    for folder in (where, *where.parents):
+        root = folder.parent
+        if folder.name == COMMITTED and (root / "_toc.yml").is_file() and (
+            root / "vae_lib"
+        ).is_dir():
+            return True
+    return False
 
 
 def output_folder(path: Path, resume: bool, into_committed: bool, holds_run) -> Path:
@@ -143,8 +158,7 @@ def output_folder(path: Path, resume: bool, into_committed: bool, holds_run) -> 
     """
     if str(path).strip() in {"", "."}:
         raise UsageError("--out must name a folder, got an empty path")
-    where = path.resolve()
-    if not into_committed and any(where == r or r in where.parents for r in _committed_roots()):
+    if not into_committed and inside_committed(path):
         raise UsageError(f"--out {path} is inside {COMMITTED}/, the book's committed results;"
                          " pass --into-committed to write there")
     if holds_run(path) and not resume:

@@ -105,15 +105,22 @@ def lower_bound(model: nn.Module, images: Tensor, seed: int = 1, batch_size: int
 
 
 def load_data(config: AEVBConfig) -> Data:
-    """The training set and the first `eval_train` / `eval_test` images of train and test.
+    """The training set and the evaluation subsets of train and test (chapter 12).
 
-    Frey Face has only 1765 training and 200 test frames, so its subsets are the whole splits.
+    Seeded random subsets of `eval_train` / `eval_test` images, drawn alike from both splits
+    (`vae_lib.evaluation`; MNIST's first test images are easier than the rest), or the first
+    N for results made before that (`eval_subset="first"`). Frey Face has only 1,765 training
+    and 200 test frames, so its subsets are the whole splits.
     """
     from ..data import load_dataset
+    from ..evaluation import random_subset
 
     train = load_dataset(config.dataset, "train").images
     test = load_dataset(config.dataset, "test").images
-    return Data(train, train[: config.eval_train].clone(), test[: config.eval_test].clone())
+    if config.eval_subset == "first":
+        return Data(train, train[: config.eval_train].clone(), test[: config.eval_test].clone())
+    return Data(train, random_subset(train, config.eval_train),
+                random_subset(test, config.eval_test))
 
 
 def run(
@@ -142,5 +149,6 @@ def run(
     with torch_threads(config.threads):
         model = model if model is not None else paper_model(config, latent_dim)
         curve = train_curve(model, data, points, config.lr, config.seed, on_point=on_point,
-                            method=config.method, resume=resume, on_checkpoint=on_checkpoint)
+                            method=config.method, resume=resume, on_checkpoint=on_checkpoint,
+                            sleep_fantasies=config.sleep_fantasies)
     return model.to(pick_device()), curve

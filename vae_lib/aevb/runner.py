@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .config import BATCH_SIZE, AEVBConfig
+from .config import BATCH_SIZE, AEVBConfig, config_from_manifest
 from .experiment import CurvePoint, evaluation_points, load_data, paper_model, run
 from .results import (
     checkpoint_path,
@@ -49,6 +49,7 @@ def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
             "weight_decay": 1.0 / n_train, "init_std": config.init_std,
             "seed": config.seed, "threads": config.threads, "n_train": n_train,
             "eval_train": config.eval_train, "eval_test": config.eval_test,
+            "eval_subsets": _subsets(config, n_train),
             "eval_points": evaluation_points(config), "frey_split": _split(config.dataset),
             "eval_noise_seeds": {"train": config.seed + 1, "test": config.seed + 2},
         },
@@ -57,12 +58,26 @@ def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
     }
 
 
+def _subsets(config: AEVBConfig, n_train: int) -> dict[str, str]:
+    """How the evaluation images were drawn, in words (`vae_lib.evaluation`)."""
+    from ..data import load_dataset
+    from ..evaluation import describe_subset
+
+    n_test = load_dataset(config.dataset, "test").images.shape[0]
+    if config.eval_subset == "first":
+        return {"train": f"first {min(config.eval_train, n_train)} of {n_train}",
+                "test": f"first {min(config.eval_test, n_test)} of {n_test}"}
+    return {"train": describe_subset(n_train, config.eval_train),
+            "test": describe_subset(n_test, config.eval_test)}
+
+
 def _same_run(config: AEVBConfig, stored: dict[str, Any]) -> str:
     """'' if `stored` (a manifest) was made with `config`'s settings, else the differences.
 
-    Latent sizes may differ (each curve is independent); everything else must match.
+    Latent sizes may differ (each curve is independent), and so may the number of samples
+    (extending a curve is a resume); everything else must match.
     """
-    old = AEVBConfig(**{**stored["config"], "latent_dims": None})
+    old = replace(config_from_manifest(stored), latent_dims=None, samples=config.samples)
     new = replace(config, latent_dims=None)
     diffs = [f"{k} {v} vs {asdict(new)[k]}" for k, v in asdict(old).items() if asdict(new)[k] != v]
     default_split = "tail" if config.dataset == "frey" else None  # before the split was recorded
@@ -105,12 +120,15 @@ def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
     sizes = tuple(dict.fromkeys([*map(int, manifest["runs"]), *config.sizes]))
     manifest["command"] = replace(config, latent_dims=sizes).command(str(out))
     manifest["config"]["latent_dims"] = list(sizes)
+    manifest["config"]["samples"] = config.samples
+    manifest["settings"]["eval_points"] = evaluation_points(config)
     manifest.setdefault("sessions", []).append(
         {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "latent_dims": list(config.sizes),
          "machine": machine_description()})
     write_manifest(out, manifest)
+    last_point = evaluation_points(config)[-1]
     for latent_dim in config.sizes:
-        if manifest["runs"].get(str(latent_dim), {}).get("finished"):
+        if manifest["runs"].get(str(latent_dim), {}).get("samples_seen", 0) >= last_point:
             print(f"{config.dataset} N_z={latent_dim}: already finished in {out}")
             continue
         _one_curve(config, out, manifest, latent_dim, data, quiet)
@@ -124,12 +142,21 @@ def _one_curve(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_d
     path = curve_path(out, config.dataset, latent_dim, config.method)
     ckpt = checkpoint_path(out, config.dataset, latent_dim, config.method)
     entry = manifest["runs"].setdefault(str(latent_dim), {})
+    if entry.get("samples_seen") and not ckpt.is_file():
+        raise ValueError(f"{path.name} has {entry['samples_seen']} samples but no checkpoint"
+                         f" {ckpt.name} to continue from; use another --out")
     entry.update(csv=path.name, checkpoint=ckpt.name, finished=False)
     resume, model = None, paper_model(config, latent_dim)
     if ckpt.is_file():
         model, extras = load_checkpoint(ckpt, map_location="cpu")
         if extras.get("latent_dim") != latent_dim or extras.get("method") != config.method:
             raise ValueError(f"{ckpt} belongs to another run; move it away")
+        stored, wanted = extras.get("aevb_config") or {}, asdict(config)
+        diffs = [f"{k} {v} vs {wanted.get(k)}" for k, v in stored.items()
+                 if k not in ("latent_dims", "samples") and wanted.get(k) != v]
+        if not stored or diffs:
+            raise ValueError(f"{ckpt} was made with other settings"
+                             f" ({', '.join(diffs) or 'none recorded'}); move it away")
         resume = extras["state"]
         write_curve(path, [CurvePoint(**p) for p in resume["curve"]])
 

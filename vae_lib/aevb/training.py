@@ -19,7 +19,7 @@ from torch import nn
 
 from .config import BATCH_SIZE
 from .experiment import CurvePoint, Data, lower_bound
-from .wake_sleep import LEARNERS
+from .wake_sleep import AEVBStep, WakeSleep
 
 
 def train_curve(
@@ -33,6 +33,7 @@ def train_curve(
     method: str = "aevb",
     resume: dict[str, Any] | None = None,
     on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    sleep_fantasies: str = "like-data",
 ) -> list[CurvePoint]:
     """Train with Adagrad on minibatches (AEVB or wake-sleep), evaluating both bounds at `points`.
 
@@ -47,7 +48,8 @@ def train_curve(
     if not points or points[0] < 1:
         raise ValueError("points must be positive sample counts")
     n = data.train.shape[0]
-    learner = LEARNERS[method](model, lr, 1.0 / n)
+    learner = (WakeSleep(model, lr, 1.0 / n, sleep_fantasies) if method == "wake-sleep"
+               else AEVBStep(model, lr, 1.0 / n))
     shuffle = torch.Generator()
     if resume is None:
         torch.manual_seed(seed)

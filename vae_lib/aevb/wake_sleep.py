@@ -3,8 +3,10 @@
 Same model as AEVB: the decoder is the generative model p(z) p(x|z), the encoder the
 recognition model q(z|x). The wake phase trains the generative model on codes drawn from the
 recognition model for real data; the sleep phase trains the recognition model on "fantasies"
-(z, x) drawn from the generative model. Neither phase follows the gradient of the lower bound,
-which is what Figure 2 shows. Explained in `book/12_aevb.ipynb`.
+(z, x) drawn from the generative model. The wake step is a one-sample gradient of the ELBO
+with respect to the decoder's parameters θ (log p(x|z) at z ~ q(z|x)); the sleep step is not
+a gradient of the ELBO with respect to φ: it minimises KL(p(z|x) ‖ q(z|x)) averaged over
+fantasies, the KL in the other direction. Explained in `book/12_aevb.ipynb`.
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ def generative_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 
 @torch.no_grad()
-def dream(model: nn.Module, n: int) -> tuple[Tensor, Tensor]:
+def dream(model: nn.Module, n: int, fantasies: str = "like-data") -> tuple[Tensor, Tensor]:
     """n fantasies (z, x): z from the prior N(0, I), x from p(x|z), Bernoulli or Gaussian.
 
-    The sleep phase's training data (`book/12_aevb.ipynb`).
+    The sleep phase's training data (`book/12_aevb.ipynb`). A Bernoulli decoder's fantasies
+    are its means, grey values like the MNIST images AEVB trains on ("like-data"), or
+    Bernoulli draws, binary images q never sees otherwise ("binary", the results written
+    before 2026-12-01); a Gaussian decoder's are always draws.
     """
     z = torch.randn(n, model.latent_dim)
     mean = model.decode(z)
     if model.likelihood == "bernoulli":
-        return z, torch.bernoulli(mean)
+        return z, torch.bernoulli(mean) if fantasies == "binary" else mean
     std = (0.5 * model._decode_logvar(z)).exp()  # the Gaussian decoder's per-pixel variance
     return z, mean + std * torch.randn_like(mean)
 
@@ -50,8 +55,9 @@ class WakeSleep:
     and returns minus the wake objective (the generative model's loss).
     """
 
-    def __init__(self, model: nn.Module, lr: float, weight_decay: float):
-        self.model = model
+    def __init__(self, model: nn.Module, lr: float, weight_decay: float,
+                 fantasies: str = "like-data"):
+        self.model, self.fantasies = model, fantasies
         self.wake = torch.optim.Adagrad(generative_parameters(model), lr=lr,
                                         weight_decay=weight_decay)
         self.sleep = torch.optim.Adagrad(recognition_parameters(model), lr=lr,
@@ -65,7 +71,7 @@ class WakeSleep:
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
         wake_loss = -model.log_likelihood(x, z).mean()  # log p(z) has no parameters
         _update(self.wake, wake_loss)
-        z, fantasies = dream(model, x.shape[0])
+        z, fantasies = dream(model, x.shape[0], self.fantasies)
         mu, logvar = model.encode(fantasies)
         _update(self.sleep, -diagonal_normal_log_prob(z, mu, logvar).mean())
         return wake_loss.item()
@@ -111,5 +117,3 @@ def _update(opt: torch.optim.Optimizer, loss: Tensor) -> None:
     loss.backward()
     opt.step()
 
-
-LEARNERS = {"aevb": AEVBStep, "wake-sleep": WakeSleep}

@@ -20,7 +20,11 @@ from typing import Any
 CHECKPOINT, WEIGHTS = "iwae_checkpoint.pt", "iwae_weights.pt"
 CSV, MANIFEST = "iwae_stages.csv", "iwae_manifest.json"
 CSV_COLUMNS = ("stage", "lr", "passes", "epochs_total", "train_objective", "test_images",
-               "test_k", "test_nll", "wall_seconds")
+               "test_k", "test_nll", "wall_seconds", "test_subset", "test_nll_se",
+               "train_images", "train_subset", "train_nll", "train_nll_se")
+# rows written before the evaluation protocol (stages 0-5 of the committed run) were scored on
+# the first N test images; they keep that label
+LEGACY_SUBSET = "first {n} of 10000"
 
 
 def add_parser(commands: Any, parser_class: type, add_config_arguments: Any) -> None:
@@ -33,11 +37,13 @@ def add_parser(commands: Any, parser_class: type, add_config_arguments: Any) -> 
     add_config_arguments(train, IWAEConfig)
     train.add_argument("--out", type=Path, required=True, help="output folder")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--into-committed", action="store_true",
+                       help="allow an --out inside experiments/ (the book's committed results)")
     train.add_argument("--quiet", action="store_true", help="no line per pass")
     evaluate = sub.add_parser("eval", help="print the test bound L_K of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path, help="an iwae_weights.pt or checkpoint")
     evaluate.add_argument("--k", type=int, default=5000, help="importance samples K")
-    evaluate.add_argument("--images", type=int, default=10_000, help="first N test images")
+    evaluate.add_argument("--images", type=int, default=10_000, help="a seeded random subset of N test images")
 
 
 def run(args: argparse.Namespace, usage_error: type[Exception]) -> int:
@@ -50,11 +56,31 @@ def stages_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    def number(r: dict[str, Any], key: str) -> str:
+        return "" if r.get(key) is None else f"{r[key]:.4f}"
+
     for r in rows:
         writer.writerow([r["stage"], f"{r['lr']:.6g}", r["passes"], r["epochs_total"],
                          f"{r['train_objective']:.4f}", r["test_images"], r["test_k"],
-                         f"{r['test_nll']:.4f}", f"{r['wall_seconds']:.1f}"])
+                         f"{r['test_nll']:.4f}", f"{r['wall_seconds']:.1f}",
+                         r.get("test_subset", LEGACY_SUBSET.format(n=r["test_images"])),
+                         number(r, "test_nll_se"), r.get("train_images", ""),
+                         r.get("train_subset", ""), number(r, "train_nll"),
+                         number(r, "train_nll_se")])
     return out.getvalue()
+
+
+def test_protocol(config: Any) -> str:
+    """How the test NLL of each row is computed, for the manifest (chapter 13)."""
+    from ..evaluation import SUBSET_SEED
+    from .training import EVAL_NOISE_SEED
+
+    return (f"-L_{config.eval_k}, noise seed {EVAL_NOISE_SEED}, with the standard error between"
+            f" images; a seeded random subset (vae_lib.evaluation, seed {SUBSET_SEED}) of"
+            f" {config.stage_test_images} test images after stages 0..{config.stages - 2} and"
+            f" {config.final_test_images} after the last, with a training subset drawn and"
+            " binarized alike; rows without test_subset (written before 2026-12-01) used the"
+            " first N test images (column test_subset says which)")
 
 
 def _read(path: Path, usage_error: type[Exception]) -> tuple[Any, dict[str, Any]]:
@@ -94,8 +120,11 @@ def _train(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     from .config import IWAEConfig, schedule
     from .training import EVAL_NOISE_SEED, TEST_BINARIZATION_SEED, load_mnist, state_payload, train
 
+    from ..cli import output_folder
+
     config = config_from_args(IWAEConfig, args)
-    out = args.out
+    out = output_folder(args.out, args.resume, args.into_committed,
+                        lambda path: (path / CHECKPOINT).exists())
     state = _load_state(config, out, args.resume, usage_error)
     out.mkdir(parents=True, exist_ok=True)
     manifest_file = out / MANIFEST
@@ -106,11 +135,9 @@ def _train(args: argparse.Namespace, usage_error: type[Exception]) -> int:
                      "schedule": [{"passes": p, "lr": lr} for p, lr in schedule(config)],
                      "binarization": "dynamic (every minibatch); test set binarized once, seed "
                                      f"{TEST_BINARIZATION_SEED}",
-                     "test_nll": f"-L_{config.eval_k}, noise seed {EVAL_NOISE_SEED}; first "
-                                 f"{config.stage_test_images} test images after stages 0.."
-                                 f"{config.stages - 2}, first {config.final_test_images} after "
-                                 "the last"},
+                     "test_nll": test_protocol(config)},
         "sessions": []}
+    manifest["settings"]["test_nll"] = test_protocol(config)
     manifest["sessions"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                                  "from_pass": state["epochs_total"],
                                  "machine": machine_description()})
@@ -136,10 +163,11 @@ def _train(args: argparse.Namespace, usage_error: type[Exception]) -> int:
 
 def _eval(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     from ..device import torch_threads
-    from .training import load_mnist, test_nll
+    from ..evaluation import describe_subset, mean_se, random_subset
+    from .training import load_mnist, nll_per_image
 
-    if args.k < 1:
-        raise usage_error(f"--k must be >= 1, got {args.k}")
+    if args.k < 1 or args.k > 100_000:
+        raise usage_error(f"--k must be between 1 and 100000, got {args.k}")
     if not 1 <= args.images <= 10_000:
         raise usage_error(f"--images must be between 1 and 10000, got {args.images}")
     model, _ = _read(args.checkpoint, usage_error)
@@ -149,9 +177,15 @@ def _eval(args: argparse.Namespace, usage_error: type[Exception]) -> int:
 
     _, test = load_mnist(IWAEConfig(train_size=1))
     with torch_threads(1):
-        nll = test_nll(model, test[: args.images], args.k)
-    print(f"L_{args.k} = {-nll:.3f} nats (test NLL {nll:.3f}) on the first {args.images}"
-          " binarized MNIST test images")
+        values = nll_per_image(model, random_subset(test, args.images), args.k)
+    which = describe_subset(test.shape[0], args.images)
+    if values.numel() > 1:
+        est = mean_se(values)
+        print(f"test NLL (-L_{args.k}) = {est.mean:.3f} ± {est.se:.3f} nats (standard error"
+              f" between images) on {which} binarized MNIST test images")
+    else:
+        print(f"test NLL (-L_{args.k}) = {float(values[0]):.3f} nats on {which} binarized"
+              " MNIST test images")
     return 0
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..device import torch_threads
+from ..evaluation import describe_subset, mean_se, random_subset
 from ..models import build_model
 from ..objectives import diagonal_normal_log_prob, iwae_bound, standard_normal_log_prob
 from .config import ADAM, IWAEConfig, schedule
@@ -42,19 +43,44 @@ def iwae_objective(model: nn.Module, x: Tensor, k: int) -> Tensor:
 
 
 @torch.no_grad()
-def test_nll(model: nn.Module, images: Tensor, k: int = 5000, seed: int = EVAL_NOISE_SEED,
-             batch: int = 20) -> float:
-    """-L_K averaged over `images` (nats), with noise from seed `seed`; the training stream's
-    random state is left as it was. Table 1's test NLL (`book/13_log_likelihood.ipynb`)."""
+def nll_per_image(model: nn.Module, images: Tensor, k: int = 5000, seed: int = EVAL_NOISE_SEED,
+                  batch: int = 20) -> Tensor:
+    """-L_K of each image (nats), with noise from seed `seed`; the training stream's random
+    state is left as it was. Table 1's test NLL is their mean (`book/13_log_likelihood.ipynb`)."""
     was_training = model.training
     model.eval()
-    total = 0.0
+    out = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for start in range(0, images.shape[0], batch):
-            total += iwae_bound(model, images[start : start + batch], k, chunk=250).sum().item()
+            out.append(-iwae_bound(model, images[start : start + batch], k, chunk=250))
     model.train(was_training)
-    return -total / images.shape[0]
+    return torch.cat(out).double()
+
+
+def test_nll(model: nn.Module, images: Tensor, k: int = 5000, seed: int = EVAL_NOISE_SEED,
+             batch: int = 20) -> float:
+    """-L_K averaged over `images` (nats): the mean of `nll_per_image` (chapter 13)."""
+    return float(nll_per_image(model, images, k, seed, batch).mean())
+
+
+def evaluation_row(model: nn.Module, images: Tensor, n: int, k: int, prefix: str,
+                   binarize: bool = False) -> dict:
+    """-L_k on a seeded random n-subset of `images` (`vae_lib.evaluation`), with its standard
+    error between images, as the columns `<prefix>_images`, `_subset`, `_nll`, `_nll_se`.
+    `binarize` binarizes the subset once (the training images are grey)."""
+    subset = random_subset(images, n)
+    values = nll_per_image(model, binarized_once(subset) if binarize else subset, k)
+    est = mean_se(values)
+    return {f"{prefix}_images": values.numel(),
+            f"{prefix}_subset": describe_subset(images.shape[0], n),
+            f"{prefix}_nll": est.mean, f"{prefix}_nll_se": est.se}
+
+
+def binarized_once(images: Tensor) -> Tensor:
+    """`images` binarized with the fixed seed TEST_BINARIZATION_SEED (chapter 13)."""
+    return torch.bernoulli(images, generator=torch.Generator().manual_seed(
+        TEST_BINARIZATION_SEED))
 
 
 def load_mnist(config: IWAEConfig) -> tuple[Tensor, Tensor]:
@@ -66,8 +92,7 @@ def load_mnist(config: IWAEConfig) -> tuple[Tensor, Tensor]:
 
     train = load_dataset("mnist", "train").images[: config.train_size]
     test = load_dataset("mnist", "test").images
-    return train, torch.bernoulli(test, generator=torch.Generator().manual_seed(
-        TEST_BINARIZATION_SEED))
+    return train, binarized_once(test)
 
 
 def new_state(config: IWAEConfig) -> dict[str, Any]:
@@ -135,12 +160,16 @@ def train(config: IWAEConfig, state: dict[str, Any], data: tuple[Tensor, Tensor]
                     save(state, False)
             last = stage == len(stages) - 1
             n_test = config.final_test_images if last else config.stage_test_images
-            nll = test_nll(state["model"], test_images[:n_test], config.eval_k)
-            state["rows"].append({
-                "stage": stage, "lr": lr, "passes": passes, "epochs_total": state["epochs_total"],
-                "train_objective": state["last_objective"], "test_images": n_test,
-                "test_k": config.eval_k, "test_nll": nll, "wall_seconds": wall()})
-            log(f"stage {stage} done: test NLL (-L_{config.eval_k}, {n_test} images) {nll:.3f}")
+            row = {"stage": stage, "lr": lr, "passes": passes,
+                   "epochs_total": state["epochs_total"],
+                   "train_objective": state["last_objective"], "test_k": config.eval_k,
+                   **evaluation_row(state["model"], test_images, n_test, config.eval_k, "test")}
+            if last:  # the train-test gap, on training images drawn and binarized alike
+                row.update(evaluation_row(state["model"], train_images, n_test, config.eval_k,
+                                          "train", binarize=True))
+            state["rows"].append({**row, "wall_seconds": wall()})
+            log(f"stage {stage} done: test NLL (-L_{config.eval_k}, {row['test_subset']} test"
+                f" images) {row['test_nll']:.3f} ± {row['test_nll_se']:.3f}")
             state["stage"], state["epoch_in_stage"] = stage + 1, 0
             _snapshot(state, wall())
             save(state, True)

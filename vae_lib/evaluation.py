@@ -1,0 +1,120 @@
+"""The evaluation protocol: which images a held-out number is computed on, and how sure it is.
+
+Two rules, both from chapter 12's lesson on MNIST's two halves (its first 5,000 test images
+come from NIST's cleaner SD-3 writers, the last 5,000 from SD-1, so `test[:N]` is an easier
+set than the whole): a number is computed on the whole split or on a *seeded random* subset,
+drawn the same way from train and test, never on the first N; and a number carries its
+standard error. Three different errors, named apart:
+
+- `mean_se`: the spread between images, the error of a mean over a sample of images;
+- `paired_difference`: two models on the same images (and the same noise), the error of
+  the mean of the per-image differences, far smaller than either model's own spread;
+- `monte_carlo_se`: the noise of a stochastic estimate (the z drawn by an ELBO or L_K)
+  redrawn for the same images, which says nothing about other images.
+
+Explained in `book/12_aevb.ipynb` (the subsets) and `book/13_log_likelihood.ipynb` (the errors).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .checks import check_count
+
+SUBSET_SEED = 0  # one draw for the whole book: every chapter's subset of a split is the same
+
+
+class Estimate(NamedTuple):
+    """A mean with its standard error, and how many values it came from."""
+
+    mean: float
+    se: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} ± {self.se:.2f}"
+
+
+def subset_indices(size: int, n: int | None, seed: int = SUBSET_SEED) -> Tensor:
+    """Sorted indices of a seeded random n-subset of range(size); all of them for n = None.
+
+    The same (size, n, seed) gives the same indices on every machine (a CPU generator), so a
+    train subset and a test subset of the same n are drawn alike (chapter 12).
+    """
+    check_count("size", size)
+    if n is None or n >= size:
+        return torch.arange(size)
+    check_count("n", n)
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed))
+    return order[:n].sort().values
+
+
+def random_subset(images: Tensor, n: int | None, seed: int = SUBSET_SEED) -> Tensor:
+    """`images` at `subset_indices(len(images), n, seed)`: the held-out set of chapter 12."""
+    return images[subset_indices(images.shape[0], n, seed)]
+
+
+def describe_subset(size: int, n: int | None, seed: int = SUBSET_SEED) -> str:
+    """How a subset was drawn, in words, for manifests and table captions."""
+    if n is None or n >= size:
+        return f"all {size}"
+    return f"random {n} of {size} (seed {seed})"
+
+
+def _values(values: Tensor | list[float], what: str) -> Tensor:
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if v.numel() < 2:
+        raise ValueError(f"{what}: a standard error needs at least 2 values, got {v.numel()}")
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{what}: values must be finite")
+    return v
+
+
+def mean_se(values: Tensor | list[float]) -> Estimate:
+    """The mean of per-image values and its standard error, std / sqrt(n) (chapter 13).
+
+    This is the spread between images: how far the mean would move on another sample of
+    images from the same population.
+    """
+    v = _values(values, "mean_se")
+    return Estimate(float(v.mean()), float(v.std(unbiased=True)) / math.sqrt(v.numel()),
+                    v.numel())
+
+
+def paired_difference(a: Tensor | list[float], b: Tensor | list[float]) -> Estimate:
+    """mean(a - b) with the paired standard error, for two models on the same images.
+
+    The per-image differences cancel what the images share (a hard digit is hard for both
+    models), so this error is the one to rank two models with (chapter 13).
+    """
+    a, b = _values(a, "paired_difference"), _values(b, "paired_difference")
+    if a.shape != b.shape:
+        raise ValueError(f"paired_difference: {a.numel()} values against {b.numel()};"
+                         " a paired comparison needs the same images")
+    return mean_se(a - b)
+
+
+def monte_carlo_se(redraws: Tensor) -> Estimate:
+    """The Monte Carlo error of a stochastic per-image estimate, from R >= 2 redraws.
+
+    `redraws` has shape (R, n): row r is the estimate on the same n images with the noise
+    drawn afresh. The mean is over all R * n values; the error is the spread of the R
+    image-averages, divided by sqrt(R): the error of the mean that the noise alone causes
+    (chapter 13). It is not the spread between images (`mean_se`).
+    """
+    r = torch.as_tensor(redraws, dtype=torch.float64)
+    if r.dim() != 2 or r.shape[0] < 2:
+        raise ValueError("monte_carlo_se: pass redraws of shape (R, n) with R >= 2,"
+                         f" got shape {tuple(r.shape)}")
+    per_draw = r.mean(dim=1)
+    est = mean_se(per_draw)
+    return Estimate(est.mean, est.se, r.shape[1])
+
+
+def outside(estimate: Estimate, z: float = 2.0) -> bool:
+    """True when the interval mean ± z SE excludes 0: the test every ranking asserts."""
+    return abs(estimate.mean) > z * estimate.se
