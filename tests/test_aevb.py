@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 import torch
 
 from vae_lib import aevb, cli

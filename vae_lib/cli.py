@@ -132,13 +132,15 @@ def inside_committed(path: Path) -> bool:
     """True if `path` lies in a book checkout's experiments/ folder, wherever the command runs.
 
     A folder named experiments/ counts when the folder holding it is a checkout of this book
-    (it has `_toc.yml` and `vae_lib/`), and so does this package's own checkout's, so
+    (it has `_toc.yml` and `vae_lib/`), and so do this package's own checkout's and the current
+    folder's, so
     `--out ../experiments/x` from `book/` is caught as well as `--out experiments/x`.
     """
     where = path.resolve()
-    own = Path(__file__).resolve().parents[1] / COMMITTED
-    if where == own or own in where.parents:
-        return True
+    own = Path(__file__).resolve().parents[1]
+    for known in (own / COMMITTED, Path.cwd().resolve() / COMMITTED):
+        if where == known or known in where.parents:
+            return True
     for folder in (where, *where.parents):
         root = folder.parent
         if folder.name == COMMITTED and (root / "_toc.yml").is_file() and (

@@ -78,10 +78,11 @@ def command_line(prog: str, config: Any) -> str:
 class VAEConfig:
     """A VAE run as the chapters train it: Adam on minibatches of the negative ELBO.
 
-    Explained in `book/08_training.ipynb`. train_size / test_size keep only the first images
-    of each split (the quick setting); after every epoch the model is evaluated on the first
-    `track_size` training images (0: not at all), and with frames > 0 the first `frames` test
-    images are reconstructed through their posterior means (the animation of chapter 9).
+    Explained in `book/08_training.ipynb`. train_size / test_size keep a seeded random subset
+    of each split (the quick setting; `vae_lib.evaluation`, never the first N); after every
+    epoch the model is evaluated on a seeded random `track_size` of the training images (0:
+    not at all), and with frames > 0 the first `frames` test images are reconstructed through
+    their posterior means (the animation of chapter 9, a picture, not a held-out number).
     """
 
     dataset: str = setting("mnist", "--dataset", help="data set", choices=DATASETS)
@@ -98,8 +99,10 @@ class VAEConfig:
                          high=1e6)
     size: int | None = setting(None, "--size", help="resize images to size x size",
                                low=4, high=512)
-    train_size: int | None = setting(None, "--train-size", help="first N training images", low=1)
-    test_size: int | None = setting(None, "--test-size", help="first N test images", low=1)
+    train_size: int | None = setting(None, "--train-size", low=1,
+                                     help="a seeded random N of the training images")
+    test_size: int | None = setting(None, "--test-size", low=1,
+                                    help="a seeded random N of the test images")
     track_size: int = setting(10_000, "--track-size", help="training images evaluated", low=0)
     frames: int = setting(0, "--frames", help="test images reconstructed per epoch",
                          low=0, high=1000)

@@ -29,7 +29,7 @@ SUBSET_SEED = 0  # one draw for the whole book: every chapter's subset of a spli
 
 
 class Estimate(NamedTuple):
-    """A mean with its standard error, and how many values it came from."""
+    """A mean with its standard error and the number of values (`book/13_log_likelihood`)."""
 
     mean: float
     se: float

@@ -27,6 +27,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import VAEConfig
 from .data import load_dataset
 from .device import model_device, pick_device
+from .evaluation import random_subset
 from .models import build_model
 from .train import EpochRecord, History, evaluate, fit
 
@@ -171,11 +172,12 @@ def train_vae(
     """
     train = load_dataset(config.dataset, "train", size=config.image_size).images
     test = load_dataset(config.dataset, "test", size=config.image_size).images
-    train_x = train[: config.train_size] if config.train_size else train
-    test_x = test[: config.test_size] if config.test_size else test
+    # seeded random subsets, drawn alike from both splits, never the first N (chapter 12)
+    train_x = random_subset(train, config.train_size)
+    test_x = random_subset(test, config.test_size)
     torch.manual_seed(config.seed)  # the initial weights, so a rerun repeats exactly
     net = build_model(config.model_spec(tuple(train_x.shape[1:])))
-    track_x = train_x[: config.track_size]
+    track_x = random_subset(train_x, config.track_size) if config.track_size else train_x[:0]
     originals = test_x[: config.frames].clone() if config.frames else None
     train_terms: list[dict[str, float]] = []
     recon_frames: list[Tensor] = []

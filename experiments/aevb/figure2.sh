@@ -16,11 +16,12 @@ PY="${PYTHON:-.venv/bin/python}"
 SAMPLES="${SAMPLES:-3e6}"
 # data set, latent size, method, init std, seed; the order puts the curves the chapter tests first
 for run in "mnist 3 aevb 0.01 0" "mnist 3 wake-sleep 0.01 0" "frey 2 aevb 0.01 0" \
-           "frey 2 wake-sleep 0.01 0" "mnist 20 aevb 0.01 0" "mnist 20 wake-sleep 0.01 0" \
-           "frey 5 aevb 0.01 0" "frey 5 wake-sleep 0.01 0" "frey 10 aevb 0.01 0" \
-           "frey 10 wake-sleep 0.01 0" "frey 20 aevb 0.01 0" "frey 20 wake-sleep 0.01 0" \
-           "mnist 5 aevb 0.01 0" "mnist 5 wake-sleep 0.01 0" "mnist 10 aevb 0.01 0" \
-           "mnist 10 wake-sleep 0.01 0" "mnist 200 aevb 0.01 0" "mnist 200 wake-sleep 0.01 0" \
+           "frey 2 wake-sleep 0.01 0" "mnist 200 aevb 0.01 0" "mnist 20 aevb 0.01 0" \
+           "mnist 200 wake-sleep 0.01 0" "mnist 20 wake-sleep 0.01 0" \
+           "frey 20 aevb 0.01 0" "frey 20 wake-sleep 0.01 0" "mnist 5 aevb 0.01 0" \
+           "mnist 10 aevb 0.01 0" "frey 5 aevb 0.01 0" "frey 10 aevb 0.01 0" \
+           "mnist 5 wake-sleep 0.01 0" "mnist 10 wake-sleep 0.01 0" \
+           "frey 5 wake-sleep 0.01 0" "frey 10 wake-sleep 0.01 0" \
            "mnist 3 aevb 0.01 1" "mnist 3 aevb 0.01 2" "mnist 20 aevb 0.01 1" \
            "mnist 20 aevb 0.01 2" "mnist 3 aevb 0.1 0" "mnist 3 wake-sleep 0.1 0" \
            "frey 2 aevb 0.1 0" "frey 2 wake-sleep 0.1 0"; do

@@ -34,6 +34,8 @@ class CurvePoint:
     train_bound: float
     test_bound: float
     wall_seconds: float
+    train_se: float | None = None  # standard errors between images (not in older curves)
+    test_se: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,21 +89,29 @@ def evaluation_points(config: AEVBConfig, batch_size: int = BATCH_SIZE) -> list[
 
 
 @torch.no_grad()
-def lower_bound(model: nn.Module, images: Tensor, seed: int = 1, batch_size: int = 1000) -> float:
-    """The mean one-sample ELBO per image in nats, with noise from a generator seeded `seed`.
+def bounds_per_image(model: nn.Module, images: Tensor, seed: int = 1,
+                     batch_size: int = 1000) -> Tensor:
+    """The one-sample ELBO of each image in nats, with noise from a generator seeded `seed`.
 
     The same seed gives the same noise every time, so evaluating a model twice gives the same
-    number and successive points of a learning curve differ only because the model changed.
+    numbers and successive points of a learning curve differ only because the model changed;
+    two models of the same latent size evaluated with the same seed see the same noise, so
+    their per-image bounds can be compared in pairs (`book/12_aevb.ipynb`).
     """
     generator = torch.Generator().manual_seed(seed)
     was_training = model.training
     model.eval()
-    total = 0.0
+    out = []
     for start in range(0, images.shape[0], batch_size):
         x = images[start : start + batch_size]
-        total += elbo(model, x, generator=generator).total.sum().item()
+        out.append(elbo(model, x, generator=generator).total.double().cpu())
     model.train(was_training)
-    return total / images.shape[0]
+    return torch.cat(out)
+
+
+def lower_bound(model: nn.Module, images: Tensor, seed: int = 1, batch_size: int = 1000) -> float:
+    """The mean one-sample ELBO per image in nats: the mean of `bounds_per_image`."""
+    return float(bounds_per_image(model, images, seed, batch_size).mean())
 
 
 def load_data(config: AEVBConfig) -> Data:

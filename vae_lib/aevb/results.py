@@ -22,6 +22,8 @@ from ..checkpoint import atomic_write_bytes, atomic_write_text
 from .experiment import CurvePoint
 
 CSV_COLUMNS = ("samples_seen", "train_bound", "test_bound", "wall_seconds")
+# the standard errors between images of the two bounds, in curves written from 2026-12-01 on
+SE_COLUMNS = ("train_se", "test_se")
 
 
 def _prefix(dataset: str, method: str) -> str:
@@ -47,14 +49,15 @@ def manifest_path(folder: str | os.PathLike, dataset: str, method: str = "aevb")
 
 
 def curve_csv(curve: Sequence[CurvePoint]) -> str:
-    """A curve as CSV text with the columns of `CSV_COLUMNS`."""
+    """A curve as CSV text with the columns of `CSV_COLUMNS` (and `SE_COLUMNS` when known)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    with_se = bool(curve) and all(p.train_se is not None for p in curve)
+    writer.writerow(CSV_COLUMNS + (SE_COLUMNS if with_se else ()))
     for p in curve:
-        writer.writerow(
-            [p.samples_seen, f"{p.train_bound:.4f}", f"{p.test_bound:.4f}", f"{p.wall_seconds:.2f}"]
-        )
+        row = [p.samples_seen, f"{p.train_bound:.4f}", f"{p.test_bound:.4f}",
+               f"{p.wall_seconds:.2f}"]
+        writer.writerow(row + ([f"{p.train_se:.4f}", f"{p.test_se:.4f}"] if with_se else []))
     return out.getvalue()
 
 
@@ -67,12 +70,15 @@ def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
     """Read a curve's CSV; raises ValueError if the columns are not ours."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    if not rows or tuple(rows[0]) != CSV_COLUMNS:
+    if not rows or tuple(rows[0]) not in (CSV_COLUMNS, CSV_COLUMNS + SE_COLUMNS):
         raise ValueError(f"{path}: expected columns {','.join(CSV_COLUMNS)}")
+    width = len(rows[0])
     try:
-        return [CurvePoint(int(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows[1:]]
+        if any(len(r) != width for r in rows[1:]):
+            raise ValueError
+        return [CurvePoint(int(r[0]), *map(float, r[1:])) for r in rows[1:]]
     except (ValueError, IndexError):
-        raise ValueError(f"{path}: a row is not four numbers") from None
+        raise ValueError(f"{path}: a row is not {width} numbers") from None
 
 
 def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:

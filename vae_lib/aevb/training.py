@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..evaluation import mean_se
 from .config import BATCH_SIZE
-from .experiment import CurvePoint, Data, lower_bound
+from .experiment import CurvePoint, Data, bounds_per_image
 from .wake_sleep import AEVBStep, WakeSleep
 
 
@@ -79,8 +80,10 @@ def train_curve(
             continue
         targets.pop(0)
         elapsed = wall + time.perf_counter() - started
-        curve.append(CurvePoint(seen, lower_bound(model, data.eval_train, seed + 1),
-                                lower_bound(model, data.eval_test, seed + 2), elapsed))
+        train_b = mean_se(bounds_per_image(model, data.eval_train, seed + 1))
+        test_b = mean_se(bounds_per_image(model, data.eval_test, seed + 2))
+        curve.append(CurvePoint(seen, train_b.mean, test_b.mean, elapsed, train_b.se,
+                                test_b.se))
         if on_checkpoint is not None:
             on_checkpoint({"learner": learner.state_dict(), "rng_global": torch.get_rng_state(),
                            "rng_shuffle": shuffle.get_state(), "order": order,

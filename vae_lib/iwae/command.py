@@ -43,7 +43,8 @@ def add_parser(commands: Any, parser_class: type, add_config_arguments: Any) -> 
     evaluate = sub.add_parser("eval", help="print the test bound L_K of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path, help="an iwae_weights.pt or checkpoint")
     evaluate.add_argument("--k", type=int, default=5000, help="importance samples K")
-    evaluate.add_argument("--images", type=int, default=10_000, help="a seeded random subset of N test images")
+    evaluate.add_argument("--images", type=int, default=10_000,
+                          help="a seeded random subset of N test images")
 
 
 def run(args: argparse.Namespace, usage_error: type[Exception]) -> int:
@@ -116,11 +117,9 @@ def _train(args: argparse.Namespace, usage_error: type[Exception]) -> int:
 
     from ..aevb.results import machine_description
     from ..checkpoint import atomic_write_text, save_checkpoint
-    from ..cli import config_from_args
+    from ..cli import config_from_args, output_folder
     from .config import IWAEConfig, schedule
-    from .training import EVAL_NOISE_SEED, TEST_BINARIZATION_SEED, load_mnist, state_payload, train
-
-    from ..cli import output_folder
+    from .training import TEST_BINARIZATION_SEED, load_mnist, state_payload, train
 
     config = config_from_args(IWAEConfig, args)
     out = output_folder(args.out, args.resume, args.into_committed,
