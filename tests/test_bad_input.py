@@ -484,3 +484,51 @@ def test_cached_names_stay_inside_the_cache(tmp_path, monkeypatch):
         _cache("../escaped")
     assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("*.pt"))
     assert runs.safe_name("digits-mlp2-beta0.5") == "digits-mlp2-beta0.5"
+
+
+def test_one_run_per_output_folder_at_a_time(tmp_path):
+    """Issue 21.1: a second run into the same --out, while the first holds it, is refused."""
+    from vae_lib.cli import _HELD_LOCKS, UsageError, lock_folder, output_folder
+
+    out = tmp_path / "same"
+    output_folder(out, resume=False, into_committed=False, holds_run=lambda p: False)
+    first = _HELD_LOCKS.pop(out.resolve())  # as if another process held it
+    try:
+        with pytest.raises(UsageError, match="in use by another run"):
+            lock_folder(out)
+    finally:
+        os.close(first)
+    lock_folder(out)  # free again once the holder is gone (the OS drops it at exit)
+    os.close(_HELD_LOCKS.pop(out.resolve()))
+    assert list(out.iterdir()) == []  # the lock writes nothing into the folder
+    # a run that got in between the look and the lock is seen after the lock
+    looks = iter([False, True])
+    with pytest.raises(UsageError, match="already holds a run"):
+        output_folder(tmp_path / "raced", False, False, lambda p: next(looks))
+    os.close(_HELD_LOCKS.pop((tmp_path / "raced").resolve()))
+
+
+def test_two_processes_into_one_out(tmp_path):
+    """Issue 21.1 end to end: two `train` commands into one folder; the second is refused."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "run"
+    holder = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from vae_lib.cli import output_folder
+        output_folder(Path({str(out)!r}), False, False, lambda p: False)
+        print("locked", flush=True)
+        time.sleep(30)
+    """)
+    first = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "locked"
+        second = subprocess.run([sys.executable, "-m", "vae_lib", "train", "-e", "1", "--out",
+                                 str(out)], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "in use by another run" in second.stderr
+    finally:
+        first.kill()
+        first.wait()

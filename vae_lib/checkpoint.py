@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,30 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> 
     return Path(path)
 
 
+MAX_BYTES = 2**30  # 1 GiB: the book's largest checkpoint is about 10 MB
+
+
+def check_inflated_size(path: Path) -> None:
+    """Refuse a file that `torch.load` would inflate: over MAX_BYTES, or compressed records.
+
+    `torch.save` writes an uncompressed zip, so what it unpacks is the size of the file; a
+    small file whose records deflate to gigabytes is not one of ours, and is refused before
+    any of it is read (chapter 8's run cache).
+    """
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise CheckpointError(f"{path} is {size:,} bytes, more than a checkpoint of this book"
+                              f" ({MAX_BYTES:,} at most)")
+    if not zipfile.is_zipfile(path):
+        return  # torch.load says what it is
+    with zipfile.ZipFile(path) as archive:
+        records = archive.infolist()
+    inflated = sum(r.file_size for r in records)
+    if any(r.compress_type != zipfile.ZIP_STORED for r in records) or inflated > size:
+        raise CheckpointError(f"{path} would unpack to {inflated:,} bytes from {size:,}: not a"
+                              " checkpoint torch.save wrote")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The verified payload of a checkpoint: ours, this format, a model config, intact weights.
 
@@ -95,6 +120,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        check_inflated_size(path)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path} cannot be read: {err}") from None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -138,7 +167,23 @@ def load_checkpoint(
 
 
 def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> nn.Module:
-    """Build the stored config's model and load its weights; CheckpointError if not (chapter 8)."""
+    """Build the stored config's model and load its weights; CheckpointError if not (chapter 8).
+
+    The model is first built on the meta device, which allocates nothing, and its shapes are
+    compared with the stored weights: a config that asks for a 16 TB layer beside a few
+    kilobytes of weights is refused before any memory is taken.
+    """
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(payload["config"])
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: cannot build its model: {err}") from None
+    wanted = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in payload["state_dict"].items()}
+    if wanted != stored:
+        diff = sorted(set(wanted.items()) ^ set(stored.items()))[:2]
+        raise CheckpointError(f"{path}: weights do not fit the stored config (first"
+                              f" differences: {diff})")
     try:
         model = build_model(payload["config"])
     except (ValueError, TypeError) as err:

@@ -12,6 +12,7 @@ folder that already holds a run is refused unless --resume continues it (`output
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import types
 import typing
@@ -150,6 +151,37 @@ def inside_committed(path: Path) -> bool:
     return False
 
 
+_HELD_LOCKS: dict[Path, int] = {}  # open folder descriptors, locked until the process ends
+
+
+def lock_folder(path: Path) -> None:
+    """Take the output folder's lock (flock on the folder itself) for the rest of this process.
+
+    A second command writing into the same --out, started while the first runs, is refused
+    in one line instead of silently mixing its files with the first one's. Nothing is written
+    into the folder, and the operating system drops the lock when the process ends, even
+    after kill -9, so it never goes stale.
+    """
+    key = path.resolve()
+    if key in _HELD_LOCKS:
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the checks around it still catch most cases
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        raise UsageError(f"cannot open output folder {path}: {err.strerror or err}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UsageError(f"--out {path} is in use by another run right now; wait for it or"
+                         " choose another --out") from None
+    _HELD_LOCKS[key] = fd
+
+
 def output_folder(path: Path, resume: bool, into_committed: bool, holds_run) -> Path:
     """Check `--out` before any work: a real folder, not committed results, not another run.
 
@@ -175,6 +207,10 @@ def output_folder(path: Path, resume: bool, into_committed: bool, holds_run) -> 
         probe.unlink()
     except OSError as err:
         raise UsageError(f"cannot write to output folder {path}: {err.strerror or err}") from None
+    lock_folder(path)
+    if holds_run(path) and not resume:  # another run got here between the look and the lock
+        raise UsageError(f"--out {path} already holds a run: pass --resume to continue it,"
+                         " or choose another --out")
     return path
 
 

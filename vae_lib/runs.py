@@ -94,16 +94,25 @@ def cached_model(
     (model, extras) where extras holds whatever `train` stored (its history, for instance); the
     model sits on `pick_device()` either way. Used by chapters 8-13.
     """
-    path = cache_dir() / f"{safe_name(name)}-{_settings_digest(settings)}.pt"
-    if path.exists():
+    digest = _settings_digest(settings)
+    path = cache_dir() / f"{safe_name(name)}-{digest}.pt"
+    if path.is_file():
         try:
             model, extras = load_checkpoint(path, map_location=pick_device())
-            return model.eval(), extras
+            # an entry copied over another's file holds another model: it says so here
+            if extras.pop("cache_key", None) == _cache_key(name, settings):
+                return model.eval(), extras
         except CheckpointError:
-            path.unlink(missing_ok=True)  # foreign, corrupt, tampered or stale: train again
+            pass  # foreign, corrupt, tampered or stale
+        path.unlink(missing_ok=True)  # train again
     result = train()
     model, extras = result if isinstance(result, tuple) else (result, {})
-    save_checkpoint(model, path, **extras)
+    try:
+        save_checkpoint(model, path, cache_key=_cache_key(name, settings), **extras)
+    except OSError as err:  # a read-only or full cache: keep the model, say so once
+        import warnings
+
+        warnings.warn(f"could not cache {name} in {cache_dir()}: {err}", stacklevel=2)
     return model.to(pick_device()).eval(), extras
 
 
@@ -116,6 +125,12 @@ def safe_name(name: str) -> str:
         raise ValueError(f"cache name must be letters, digits, '.', '_', '+' or '-' (no slashes"
                          f" or leading dot), got {name!r}")
     return name
+
+
+def _cache_key(name: str, settings: dict[str, Any]) -> str:
+    """What a cache entry was trained for, stored inside it and compared on load."""
+    return json.dumps({"name": name, "settings": settings, "quick": is_quick(),
+                       "code": code_version()}, sort_keys=True, default=str)
 
 
 def _settings_digest(settings: dict[str, Any]) -> str:
