@@ -18,8 +18,12 @@ QUICK := VAE_QUICK=1 OMP_NUM_THREADS=1
         clean
 
 ## book: build the HTML book with every notebook executed at full setting
+# --all: every chapter executes again, so a chapter that failed last time is not kept as it was;
+# a chapter that fails to execute fails the command, with its name and first error line.
 book: setup
-	VAE_PROGRESS=0 $(BIN)/jupyter-book build . -n --keep-going
+	rm -rf $(HTML)/reports
+	VAE_PROGRESS=0 $(BIN)/jupyter-book build . --all -n --keep-going
+	$(BIN)/python scripts/book_failures.py $(HTML)
 	@echo "The book is at $(CURDIR)/$(HTML)/index.html"
 
 ## test: lint, unit tests, every notebook under nbval, the strict book build, browser tests
