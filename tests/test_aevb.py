@@ -190,3 +190,30 @@ def test_command_writes_curves_samples_and_manifest(capsys, tmp_path, monkeypatc
     assert manifest["runs"]["3"]["finished"] is True
     assert manifest["command"].startswith("python -m vae_lib aevb --dataset frey --latent-dims 2 3")
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_a_finished_curve_saves_its_per_image_bounds(capsys, tmp_path, monkeypatch):
+    """The bounds file: draw 0 is the curve's own last point; the redraw differs by noise only."""
+    from vae_lib.aevb.results import read_bounds
+    from vae_lib.evaluation import mean_se, monte_carlo_se
+
+    data = tiny_data()
+    monkeypatch.setattr(aevb_command, "load_data", lambda *a, **k: data)
+    code, _, err = run_cli(capsys, "aevb", "--dataset", "frey", "--latent-dims", "2",
+                           "--samples", "400", "--first", "100", "--out", str(tmp_path))
+    assert code == 0, err
+    last = aevb.read_curve(tmp_path / "frey_nz2.csv")[-1]
+    bounds = read_bounds(tmp_path / "frey_nz2_bounds.pt")
+    assert bounds["test"].shape == (2, data.eval_test.shape[0])
+    first = mean_se(bounds["test"][0])
+    assert math.isclose(first.mean, last.test_bound, abs_tol=1e-3)
+    assert math.isclose(first.se, last.test_se, abs_tol=1e-3)
+    assert math.isclose(mean_se(bounds["train"][0]).mean, last.train_bound, abs_tol=1e-3)
+    assert not torch.equal(bounds["test"][0], bounds["test"][1])  # the noise was redrawn
+    assert monte_carlo_se(bounds["test"]).se < first.se  # noise is smaller than image spread
+    manifest = json.loads((tmp_path / "frey_manifest.json").read_text())
+    assert manifest["runs"]["2"]["bounds"] == "frey_nz2_bounds.pt"
+    path = tmp_path / "junk.pt"
+    torch.save([1, 2], path)
+    with pytest.raises(ValueError, match="not a file of per-image bounds"):
+        read_bounds(path)

@@ -89,3 +89,18 @@ def test_frey_loader_uses_the_split():
     assert tail.labels[0] == 1765
     with pytest.raises(ValueError, match="frey_split"):
         vae_lib.load_dataset("frey", "test", frey_split="random")
+
+
+def test_pixel_bernoulli_matches_torch_distributions():
+    from torch.distributions import Bernoulli
+
+    from vae_lib.baselines import fit_pixel_bernoulli, pixel_bernoulli_log_likelihood
+
+    g = torch.Generator().manual_seed(0)
+    train = torch.rand(50, 1, 4, 4, generator=g)
+    train[:, :, 0, 0] = 0.0  # a pixel that is always black: its probability is floored
+    test = torch.rand(7, 1, 4, 4, generator=g)
+    p = fit_pixel_bernoulli(train)
+    assert p[0] == 1e-4 and torch.allclose(p[1:], train.flatten(1).double().mean(0)[1:])
+    reference = Bernoulli(probs=p, validate_args=False).log_prob(test.flatten(1).double()).sum(1)
+    assert torch.allclose(pixel_bernoulli_log_likelihood(p, test), reference, atol=1e-10)

@@ -183,3 +183,45 @@ def continuous_bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return _flat(continuous_bernoulli_log_normalizer(logits) - bce).sum(dim=1)
 
+
+
+LEVELS = 256  # the grey levels of an 8-bit pixel, k = 0, ..., 255
+
+
+def dequantize(images: Tensor, generator: torch.Generator) -> Tensor:
+    """8-bit grey values k / 255 to (k + u) / 256 with u ~ U[0, 1): uniform dequantization.
+
+    The input convention is torchvision's (and `load_dataset`'s): MNIST stores integers k in
+    0..255 and hands them over as k / 255, so k = round(255 x); anything further than 1e-3 / 255
+    from such a value is refused. The output convention is Theis et al.'s (2016): level k owns
+    the bin [k / 256, (k + 1) / 256) of width 1 / 256, and y is uniform in it, so y lies in
+    [0, 1) and no density can pile mass on the point x = 0. The noise comes from `generator`
+    (a CPU one), so the same seed gives the same y on any device, and models evaluated on the
+    same y are compared on the same noise. Explained in book/14_loss_scale_and_likelihood.ipynb.
+    """
+    check_pixels(images, "dequantize: images")
+    levels = images.detach().double() * (LEVELS - 1)
+    k = levels.round()
+    if images.numel() and float((levels - k).abs().max()) > 1e-3:
+        raise ValueError("dequantize: images must be 8-bit grey values k / 255 (MNIST as"
+                         " torchvision gives it); these are not")
+    u = torch.rand(images.shape, generator=generator, dtype=torch.float64)
+    y = ((k + u.to(k.device)) / LEVELS).to(images.dtype)
+    top = ((k + 1) / LEVELS).to(images.dtype)  # exact: a multiple of 1 / 256
+    return torch.minimum(y, torch.nextafter(top, torch.zeros_like(top)))  # rounding stays in
+
+
+def bits_per_dim(log_density: Tensor | float, dims: int) -> Tensor | float:
+    """Bits per dimension of 8-bit data from the log-density, in nats, of its dequantized copy.
+
+    With y = (k + u) / 256 on [0, 1]^P and P(k) the mass the density puts on k's bin (of
+    volume 256^-P), Jensen gives log2 P(k) >= E_u[log2 p(y)] - 8 P, so
+
+        bpd = -log p(y) / (P ln 2) + log2(256)
+
+    averaged over u bounds the discrete model's -log2 P(k) / P from above (and any lower bound
+    on log p(y), such as an ELBO, keeps it an upper bound). The + 8 is the Jacobian of
+    rescaling [0, 256)^P to [0, 1]^P. Derived in book/14_loss_scale_and_likelihood.ipynb.
+    """
+    check_count("dims", dims)
+    return -log_density / (dims * math.log(2)) + math.log2(LEVELS)

@@ -81,6 +81,36 @@ def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
         raise ValueError(f"{path}: a row is not {width} numbers") from None
 
 
+def bounds_path(folder: str | os.PathLike, dataset: str, latent_dim: int,
+                method: str = "aevb") -> Path:
+    """Where a finished curve's per-image bounds live: ..._nz{N}_bounds.pt (chapter 12)."""
+    return Path(folder) / f"{_prefix(dataset, method)}_nz{latent_dim}_bounds.pt"
+
+
+def write_bounds(path: str | os.PathLike, bounds: dict[str, Any]) -> None:
+    """Save the per-image bounds of a finished curve (tensors and plain data), atomically."""
+    buffer = io.BytesIO()
+    torch.save(bounds, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_bounds(path: str | os.PathLike) -> dict[str, Any]:
+    """The per-image bounds `write_bounds` saved: "train" and "test" of shape (draws, images),
+    their noise "seeds" and the image "train_indices" / "test_indices" (`book/12_aevb.ipynb`).
+    """
+    from ..checkpoint import CheckpointError, check_inflated_size
+
+    path = Path(path)
+    try:
+        check_inflated_size(path)
+        bounds = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, CheckpointError) as err:
+        raise ValueError(f"{path}: not a file of per-image bounds ({err})") from None
+    if not isinstance(bounds, dict) or not {"train", "test", "seeds"} <= bounds.keys():
+        raise ValueError(f"{path}: not a file of per-image bounds")
+    return bounds
+
+
 def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
     """Rewrite a data set's manifest atomically."""
     method = manifest.get("config", {}).get("method", "aevb")

@@ -13,17 +13,20 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from .config import BATCH_SIZE, AEVBConfig, config_from_manifest
 from .experiment import CurvePoint, evaluation_points, load_data, paper_model, run
 from .results import (
+    bounds_path,
     checkpoint_path,
     curve_path,
     machine_description,
     manifest_path,
     save_samples,
+    write_bounds,
     write_curve,
     write_manifest,
 )
@@ -128,12 +131,26 @@ def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
     write_manifest(out, manifest)
     last_point = evaluation_points(config)[-1]
     for latent_dim in config.sizes:
-        if manifest["runs"].get(str(latent_dim), {}).get("samples_seen", 0) >= last_point:
+        entry = manifest["runs"].get(str(latent_dim), {})
+        if entry.get("samples_seen", 0) >= last_point:
             print(f"{config.dataset} N_z={latent_dim}: already finished in {out}")
+            if config.eval_subset == "random" and not entry.get("bounds"):  # made before them
+                _backfill_bounds(config, out, manifest, latent_dim, data)
             continue
         _one_curve(config, out, manifest, latent_dim, data, quiet)
     print(f"wrote {len(config.sizes)} curve(s) to {out}")
     return 0
+
+
+def _backfill_bounds(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_dim: int,
+                     data: Any) -> None:
+    """Write the per-image bounds of a curve that finished before they were saved."""
+    ckpt = checkpoint_path(out, config.dataset, latent_dim, config.method)
+    model, _ = load_checkpoint(ckpt, map_location="cpu")
+    _save_bounds(config, out, latent_dim, model, data)
+    manifest["runs"][str(latent_dim)]["bounds"] = bounds_path(
+        out, config.dataset, latent_dim, config.method).name
+    write_manifest(out, manifest)
 
 
 def _one_curve(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_dim: int,
@@ -185,9 +202,41 @@ def _finish(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_dim:
     stem = curve_path(out, config.dataset, latent_dim, config.method).stem
     samples = f"{stem}_samples.png"
     save_samples(model, out / samples, seed=config.seed)
+    _save_bounds(config, out, latent_dim, model)
     manifest["runs"][str(latent_dim)].update(
         samples_png=samples, finished=True, wall_seconds=round(curve[-1].wall_seconds, 1),
-        final=asdict(curve[-1]))
+        final=asdict(curve[-1]), bounds=bounds_path(out, config.dataset, latent_dim,
+                                                    config.method).name)
     write_manifest(out, manifest)
+
+
+BOUND_DRAWS = 2  # noise redraws of the final per-image bounds: the Monte Carlo error needs two
+
+
+def _save_bounds(config: AEVBConfig, out: Path, latent_dim: int, model: nn.Module,
+                 data: Any = None) -> None:
+    """The final model's one-sample bound of every evaluation image, for BOUND_DRAWS noise
+    seeds: what chapter 12 compares methods with, image by image (paired)."""
+    from ..device import torch_threads
+    from ..evaluation import subset_indices
+    from .experiment import bounds_per_image
+
+    data = data if data is not None else load_data(config)
+    seeds = {"train": [config.seed + 1 + 10 * d for d in range(BOUND_DRAWS)],
+             "test": [config.seed + 2 + 10 * d for d in range(BOUND_DRAWS)]}
+    model = model.cpu()
+    with torch_threads(config.threads):
+        bounds = {split: torch.stack([bounds_per_image(model, images, seed).float()
+                                      for seed in seeds[split]])
+                  for split, images in (("train", data.eval_train), ("test", data.eval_test))}
+    from ..data import load_dataset
+
+    n_train = data.train.shape[0]
+    n_test_all = load_dataset(config.dataset, "test").images.shape[0]
+    write_bounds(bounds_path(out, config.dataset, latent_dim, config.method), {
+        **bounds, "seeds": seeds,
+        "train_indices": subset_indices(n_train, config.eval_train),
+        "test_indices": subset_indices(n_test_all, min(config.eval_test, n_test_all)),
+        "subsets": _subsets(config, n_train)})
 
 
