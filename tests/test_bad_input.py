@@ -215,10 +215,10 @@ LIBRARY_CASES = [
     (lambda: _fit(epochs=-1), "epochs must be >= 0"),
     (lambda: _fit(epochs=1.5), "epochs must be a whole number"),
     (lambda: _fit(train=X[:0]), "train is empty"),
-    (lambda: vae_lib.iwae_bound(MODEL, X, k=0), "k must be >= 1"),
+    (lambda: vae_lib.iwae_bound(MODEL, X, k=0), "k must be between 1 and 1000000"),
     (lambda: vae_lib.iwae_bound(MODEL, X, k=2.5), "k must be a whole number"),
     (lambda: vae_lib.iwae_bound(MODEL, X, k=math.inf), "k must be a whole number"),
-    (lambda: vae_lib.log_weights(MODEL, X, k=2, chunk=0), "chunk must be >= 1"),
+    (lambda: vae_lib.log_weights(MODEL, X, k=2, chunk=0), "chunk must be between 1 and 1000000"),
     (lambda: vae_lib.MLPVAE(latent_dim=0), "latent_dim must be a positive integer"),
     (lambda: vae_lib.load_dataset("digits", size=0), "size must be a whole number from 1"),
     (lambda: vae_lib.load_dataset("digits", size=10**6), "size must be a whole number from 1"),
@@ -532,3 +532,45 @@ def test_two_processes_into_one_out(tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+def test_allowed_values_that_would_exhaust_memory_are_refused_in_one_line():
+    """Issue 21.7: a large --size is applied to the subset only; a huge model is refused."""
+    from vae_lib.data import resize
+    from vae_lib.models import check_model_size
+
+    with pytest.raises(ValueError, match="GiB"):
+        resize(torch.zeros(60_000, 1, 28, 28), 512)  # 63 GB, refused before any work
+    assert resize(torch.rand(10, 1, 28, 28), 512).shape == (10, 1, 512, 512)
+    spec = VAEConfig(latent_dim=4096, hidden_dim=65536).model_spec((1, 28, 28))
+    with pytest.raises(ValueError, match="parameters, more than"):
+        check_model_size(spec)  # counted on the meta device: nothing allocated
+    assert check_model_size(VAEConfig().model_spec((1, 28, 28))) > 0
+
+
+def test_unbounded_work_is_refused():
+    """Issue 21.8: iwae_bound(k=10**12) is refused; downloads carry a socket timeout."""
+    import socket
+
+    from vae_lib import downloads
+    from vae_lib.models import MLPVAE
+
+    model = MLPVAE(latent_dim=2, hidden_dim=8)
+    with pytest.raises(ValueError, match="k must be between"):
+        vae_lib.iwae_bound(model, torch.rand(1, 1, 28, 28), k=10**12)
+    before = socket.getdefaulttimeout()
+    with downloads.network_timeout(5):
+        assert socket.getdefaulttimeout() == 5
+    assert socket.getdefaulttimeout() == before
+
+
+def test_silent_wrong_answers_now_speak():
+    """Issue 21.10: integer codes, an --out with a space, a model of another data set."""
+    from vae_lib.iwae.command import recorded_dataset
+
+    with pytest.raises(ValueError, match="floating-point codes"):
+        vae_lib.lerp(torch.tensor([0, 0]), torch.tensor([2, 2]), 0.5)
+    assert "--out 'my runs/x'" in AEVBConfig(dataset="mnist").command("my runs/x")
+    assert recorded_dataset({"run": {"dataset": "fashion-mnist"}}) == "fashion-mnist"
+    assert recorded_dataset({"iwae_config": {}}) == "mnist"
+    assert recorded_dataset({}) is None

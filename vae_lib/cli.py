@@ -160,7 +160,7 @@ def lock_folder(path: Path) -> None:
     A second command writing into the same --out, started while the first runs, is refused
     in one line instead of silently mixing its files with the first one's. Nothing is written
     into the folder, and the operating system drops the lock when the process ends, even
-    after kill -9, so it never goes stale.
+    after kill -9, so it never goes stale. Part of the --out policy (chapter 8).
     """
     key = path.resolve()
     if key in _HELD_LOCKS:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .downloads import fetch_torchvision, fetch_url
 
 DATASETS = ("mnist", "fashion-mnist", "frey", "digits")
 # The decoder each data set gets: grey values near 0 or 1 suit a Bernoulli, Frey Face's real
@@ -26,18 +29,15 @@ FREY_TEST_SIZE = 200  # Frey Face ships as one video of 1965 frames; 200 of them
 # video, each with FREY_GUARD frames on either side dropped from training (see `frey_split`).
 FREY_BLOCKS, FREY_BLOCK, FREY_GUARD = 10, 20, 10
 FREY_SPLITS = ("blocks", "tail")
+FREY_URL = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"
 DIGITS_TEST_SIZE = 297  # scikit-learn's 1797 digits: 1500 to train on, 297 to test.
 
 _TORCHVISION_FILES = {
     "mnist": ("MNIST", "MNIST"),
     "fashion-mnist": ("FashionMNIST", "FashionMNIST"),
 }
-_IDX_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+_IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 class DataError(RuntimeError):
@@ -56,6 +56,15 @@ class ImageData(NamedTuple):
 
     images: Tensor
     labels: Tensor
+
+
+def _fetched(name: str, what: str, folder_hint: str, fetch: Callable[[], None]) -> None:
+    """Run a download; any failure (offline, timeout, unwritable folder) is one DataError."""
+    try:
+        fetch()
+    except Exception as err:
+        raise DataError(f"{name}: could not find or download {what}; set VAE_DATA_DIR to a"
+                        f" folder {folder_hint} ({type(err).__name__}: {_one_line(err)})") from None
 
 
 def _one_line(err: BaseException) -> str:
@@ -102,9 +111,27 @@ def load_dataset(
         keep = frey_split_frames(len(data.labels), split, frey_split)
         data = ImageData(data.images[keep], data.labels[keep])
     if size is not None:
-        images = F.interpolate(data.images, size=(size, size), mode="bilinear", antialias=True)
-        data = ImageData(images.clamp(0, 1), data.labels)
+        data = ImageData(resize(data.images, size), data.labels)
     return data
+
+
+MAX_RESIZED_BYTES = 4 * 2**30  # 4 GiB of float32 pixels: more is refused, not attempted
+
+
+def resize(images: Tensor, size: int) -> Tensor:
+    """Square images resized to size x size (bilinear, antialiased), clamped to [0, 1].
+
+    Refuses in one line a result over MAX_RESIZED_BYTES (all 60,000 MNIST digits at 512 x 512
+    would be 63 GB); `vae_lib.runs` resizes only the subset a run uses (`book/09_conv_vae`).
+    """
+    n, channels = images.shape[0], images.shape[1]
+    needed = n * channels * size * size * 4
+    if needed > MAX_RESIZED_BYTES:
+        raise ValueError(f"resizing {n} images to {size} x {size} needs {needed / 2**30:.1f} GiB"
+                         f" (at most {MAX_RESIZED_BYTES // 2**30} GiB): use fewer images or a"
+                         " smaller size")
+    out = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
+    return out.clamp(0, 1)
 
 
 def _torchvision(name: str, split: str, folder: Path) -> ImageData:
@@ -113,7 +140,8 @@ def _torchvision(name: str, split: str, folder: Path) -> ImageData:
     prefix = "train" if split == "train" else "t10k"
     stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
     if not all(_idx_file(raw, stem) for stem in stems):
-        _download_torchvision(name, folder, raw)
+        _fetched(name, f"it in {raw} (needs {', '.join(_IDX_FILES)})", "that has them",
+                 lambda: fetch_torchvision(_TORCHVISION_FILES[name][0], folder))
     images = read_idx(_idx_file(raw, stems[0]), name, dims=3)
     labels = read_idx(_idx_file(raw, stems[1]), name, dims=1)
     if images.shape[1:] != (28, 28) or len(labels) != len(images):
@@ -156,23 +184,12 @@ def read_idx(path: Path, name: str, dims: int) -> Tensor:
     return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
 
 
-def _download_torchvision(name: str, folder: Path, raw: Path) -> None:
-    from torchvision import datasets
-
-    try:
-        getattr(datasets, _TORCHVISION_FILES[name][0])(root=str(folder), download=True)
-    except Exception as err:  # offline, unwritable folder, bad checksum, ...
-        raise DataError(
-            f"{name}: could not find or download it in {raw} (needs {', '.join(_IDX_FILES)});"
-            f" set VAE_DATA_DIR to a folder that has them ({type(err).__name__}: {_one_line(err)})"
-        ) from None
-
-
 def _frey(name: str, split: str, folder: Path) -> ImageData:
     """Frey Face: 1965 frames of 28x20 grey pixels from Sam Roweis' frey_rawface.mat."""
     path = folder / "frey" / "frey_rawface.mat"
     if not path.exists():
-        _download_frey(path)
+        _fetched("frey", f"{path} from {FREY_URL}", "with frey/frey_rawface.mat",
+                 lambda: fetch_url(FREY_URL, path))
     raw = _read_frey(path)
     images = torch.from_numpy(raw.T.reshape(-1, 1, 28, 20).copy()).float().div_(255)
     return ImageData(images, torch.arange(images.shape[0]))  # every frame; load_dataset splits
@@ -223,23 +240,6 @@ def _read_frey(path: Path):
     if raw.min() < 0 or raw.max() > 255:
         raise DataError(f"frey: {path} holds values outside 0-255; expected bytes")
     return raw
-
-
-def _download_frey(path: Path) -> None:
-    import urllib.request
-
-    url = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        urllib.request.urlretrieve(url, tmp)
-        tmp.replace(path)
-    except Exception as err:
-        raise DataError(
-            f"frey: {path} is missing and the download from {url} failed"
-            f" ({type(err).__name__}: {_one_line(err)});"
-            " set VAE_DATA_DIR to a folder with frey/frey_rawface.mat"
-        ) from None
 
 
 def _digits(name: str, split: str, folder: Path) -> ImageData:

@@ -25,6 +25,9 @@ def _as_times(t: float | Sequence[float] | Tensor) -> tuple[Tensor, bool]:
 
 
 def _check_pair(z0: Tensor, z1: Tensor) -> None:
+    if not (z0.is_floating_point() and z1.is_floating_point()):
+        raise ValueError("z0 and z1 must be floating-point codes (an integer code would round"
+                         f" every point between them), got {z0.dtype} and {z1.dtype}")
     if z0.dim() != 1 or z0.shape != z1.shape:
         raise ValueError(
             "z0 and z1 must be two codes of the same length,"

@@ -25,10 +25,10 @@ from torch import Tensor, nn
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import VAEConfig
-from .data import load_dataset
+from .data import load_dataset, resize
 from .device import model_device, pick_device
 from .evaluation import random_subset
-from .models import build_model
+from .models import build_model, check_model_size
 from .train import EpochRecord, History, evaluate, fit
 
 T = TypeVar("T")
@@ -185,13 +185,18 @@ def train_vae(
     pictures there); `checkpoint` and `resume` go to `fit` (the command line's --resume).
     Explained in `book/08_training.ipynb`.
     """
-    train = load_dataset(config.dataset, "train", size=config.image_size).images
-    test = load_dataset(config.dataset, "test", size=config.image_size).images
-    # seeded random subsets, drawn alike from both splits, never the first N (chapter 12)
+    train = load_dataset(config.dataset, "train").images
+    test = load_dataset(config.dataset, "test").images
+    # seeded random subsets, drawn alike from both splits, never the first N (chapter 12);
+    # resized after subsetting, so a small run at a large size stays small
     train_x = random_subset(train, config.train_size)
     test_x = random_subset(test, config.test_size)
+    if config.image_size is not None:
+        train_x, test_x = resize(train_x, config.image_size), resize(test_x, config.image_size)
+    spec = config.model_spec(tuple(train_x.shape[1:]))
+    check_model_size(spec)
     torch.manual_seed(config.seed)  # the initial weights, so a rerun repeats exactly
-    net = build_model(config.model_spec(tuple(train_x.shape[1:])))
+    net = build_model(spec)
     track_x = random_subset(train_x, config.track_size) if config.track_size else train_x[:0]
     originals = test_x[: config.frames].clone() if config.frames else None
     train_terms: list[dict[str, float]] = []

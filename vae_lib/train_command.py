@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import shlex
 from pathlib import Path
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "test_recon", "test_kl")
@@ -36,7 +37,7 @@ def train_command(args: argparse.Namespace) -> int:
     out = output_folder(args.out, args.resume, args.into_committed, holds_run)
     if args.resume and not (out / CHECKPOINT).is_file():
         raise UsageError(f"--resume: {out} has no {CHECKPOINT} to continue from")
-    command = f"{command_line('python -m vae_lib train', config)} --out {out}"
+    command = f"{command_line('python -m vae_lib train', config)} --out {shlex.quote(str(out))}"
     fixed = load_dataset(config.dataset, "test", size=config.image_size).images[:8]
     frames = _earlier_frames(out) if args.resume else []
     try:

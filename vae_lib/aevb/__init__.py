@@ -29,8 +29,8 @@ from .experiment import (
     paper_model,
     run,
 )
-from .plot import plot_curves
-from .results import load_results, read_curve
+from .plot import plot_curves, plot_figure
+from .results import load_figure, load_results, read_bounds, read_curve
 from .runner import command
 from .training import train_curve
 
@@ -55,5 +55,6 @@ def cached_run(config: AEVBConfig, latent_dim: int) -> tuple[nn.Module, dict[str
 __all__ = [
     "BATCH_SIZE", "INIT_STD", "PAPER", "AEVBConfig", "CurvePoint", "Data", "cached_run", "command",
     "config_from_manifest", "evaluation_points", "load_data", "load_results", "lower_bound",
-    "paper_init_", "paper_model", "plot_curves", "read_curve", "run", "train_curve",
+    "load_figure", "paper_init_", "paper_model", "plot_curves", "plot_figure", "read_bounds",
+    "read_curve", "run", "train_curve",
 ]

@@ -7,6 +7,7 @@ is printed from it. Explained in `book/12_aevb.ipynb`.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -112,7 +113,7 @@ class AEVBConfig:
     def command(self, out: str) -> str:
         """The full command that reproduces this run, every setting spelled out."""
         full = AEVBConfig(**{**asdict(self), "latent_dims": self.sizes})
-        return f"{command_line('python -m vae_lib aevb', full)} --out {out}"
+        return f"{command_line('python -m vae_lib aevb', full)} --out {shlex.quote(str(out))}"
 
 
 def config_from_manifest(manifest: dict[str, Any]) -> AEVBConfig:

@@ -138,6 +138,33 @@ def load_results(
     return manifest, curves
 
 
+def load_figure(folder: str | os.PathLike) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Every curve of a Figure 2 folder, by (dataset, method, latent size) (chapter 12).
+
+    Each value holds the `curve` (finished or not), whether it is `finished`, its per-image
+    `bounds` (`read_bounds`, None before it finished) and its data set's `manifest`.
+    """
+    from .config import METHODS, PAPER
+
+    found: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for dataset in PAPER:
+        for method in METHODS:
+            path = manifest_path(folder, dataset, method)
+            if not path.is_file():
+                continue
+            manifest = json.loads(path.read_text())
+            for nz, run in manifest["runs"].items():
+                csv_file = Path(folder) / run["csv"]
+                if not csv_file.is_file():
+                    continue
+                bounds = run.get("bounds") and Path(folder) / run["bounds"]
+                found[dataset, method, int(nz)] = {
+                    "curve": read_curve(csv_file), "finished": bool(run.get("finished")),
+                    "bounds": read_bounds(bounds) if bounds and bounds.is_file() else None,
+                    "manifest": manifest}
+    return found
+
+
 def machine_description() -> dict[str, Any]:
     """CPU model, core count and library versions, for the provenance of a results folder."""
     cpu = platform.processor() or platform.machine()

@@ -71,6 +71,20 @@ def stages_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def recorded_dataset(extras: dict[str, Any]) -> str | None:
+    """The data set a checkpoint says its model was trained on, or None (chapter 13)."""
+    if "iwae_config" in extras:
+        return "mnist"  # Burda et al.'s recipe trains on MNIST only
+    for key in ("run", "aevb_config"):
+        if isinstance(extras.get(key), dict) and "dataset" in extras[key]:
+            return str(extras[key]["dataset"])
+    if isinstance(extras.get("cache_key"), str):
+        settings = json.loads(extras["cache_key"]).get("settings", {})
+        if isinstance(settings, dict) and "dataset" in settings:
+            return str(settings["dataset"])
+    return None
+
+
 def test_protocol(config: Any) -> str:
     """How the test NLL of each row is computed, for the manifest (chapter 13)."""
     from ..evaluation import SUBSET_SEED
@@ -169,9 +183,13 @@ def _eval(args: argparse.Namespace, usage_error: type[Exception]) -> int:
         raise usage_error(f"--k must be between 1 and 100000, got {args.k}")
     if not 1 <= args.images <= 10_000:
         raise usage_error(f"--images must be between 1 and 10000, got {args.images}")
-    model, _ = _read(args.checkpoint, usage_error)
+    model, extras = _read(args.checkpoint, usage_error)
     if getattr(model, "likelihood", None) != "bernoulli" or model.image_shape != (1, 28, 28):
         raise usage_error(f"{args.checkpoint} is not a Bernoulli MNIST VAE")
+    dataset = recorded_dataset(extras)
+    if dataset != "mnist":  # a Fashion-MNIST model has the same shape and likelihood
+        said = f"was trained on {dataset}" if dataset else "does not record its data set"
+        raise usage_error(f"{args.checkpoint} {said}; iwae eval scores MNIST models only")
     from .config import IWAEConfig
 
     _, test = load_mnist(IWAEConfig(train_size=1))

@@ -7,6 +7,7 @@ config, and a run resumes only with the config it started with. Explained in
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ class IWAEConfig:
 
     def command(self, out: str) -> str:
         """The command that reproduces this run, every setting spelled out."""
-        return f"{command_line('python -m vae_lib iwae train', self)} --out {out}"
+        return f"{command_line('python -m vae_lib iwae train', self)} --out {shlex.quote(str(out))}"
 
 
 def schedule(config: IWAEConfig) -> list[tuple[int, float]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from .autoencoder import Autoencoder
@@ -20,7 +21,7 @@ from .made import MADEVAE
 from .vae import MLPVAE, VAE, ConvVAE
 
 __all__ = ["VAE", "MLPVAE", "ConvVAE", "DeepVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE",
-           "MODEL_KINDS", "build_model"]
+           "MODEL_KINDS", "build_model", "check_model_size"]
 
 MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "deep": DeepVAE, "autoencoder": Autoencoder,
                "likelihood_mlp": LikelihoodVAE, "made": MADEVAE}
@@ -39,3 +40,17 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     if "image_shape" in config:
         config["image_shape"] = tuple(config["image_shape"])
     return MODEL_KINDS[kind](**config)
+
+
+MAX_PARAMETERS = 10**8  # 400 MB of weights, about 1.6 GB with Adam's moments and gradients
+
+
+def check_model_size(spec: dict[str, Any]) -> int:
+    """The number of parameters `spec` builds, counted on the meta device (nothing allocated);
+    a ValueError in one line above MAX_PARAMETERS (`book/08_training.ipynb`)."""
+    with torch.device("meta"):
+        count = sum(p.numel() for p in build_model(spec).parameters())
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"this model has {count:,} parameters, more than {MAX_PARAMETERS:,}"
+                         " (about 1.6 GB to train): use fewer latent or hidden units")
+    return count
