@@ -574,3 +574,50 @@ def test_silent_wrong_answers_now_speak():
     assert recorded_dataset({"run": {"dataset": "fashion-mnist"}}) == "fashion-mnist"
     assert recorded_dataset({"iwae_config": {}}) == "mnist"
     assert recorded_dataset({}) is None
+
+
+def test_devices_that_are_absent_or_hold_no_data_are_one_line(monkeypatch):
+    """Issue 21.12: VAE_DEVICE=cuda|mps|meta when absent, device='bogus' in the library."""
+    from vae_lib.device import pick_device
+    from vae_lib.models import MLPVAE
+
+    for name in ("meta", *(["cuda"] if not torch.cuda.is_available() else [])):
+        monkeypatch.setenv("VAE_DEVICE", name)
+        with pytest.raises(ValueError, match=f"device '{name}'"):
+            pick_device()
+    monkeypatch.delenv("VAE_DEVICE")
+    x = torch.rand(8, 1, 28, 28)
+    for bad in ("bogus", "meta"):
+        with pytest.raises(ValueError, match="fit"):
+            vae_lib.fit(MLPVAE(latent_dim=2, hidden_dim=8), x, x, epochs=1, device=bad,
+                        quiet=True)
+
+
+def test_save_checkpoint_refuses_what_load_checkpoint_could_not_read(tmp_path):
+    """Issue 21.10: history=fit(...) is stored as plain rows; an object is refused at save."""
+    from vae_lib.models import MLPVAE
+
+    model = MLPVAE(latent_dim=2, hidden_dim=8)
+    x = torch.rand(16, 1, 28, 28)
+    history = vae_lib.fit(model, x, x, epochs=1, quiet=True)
+    path = save_checkpoint(model, tmp_path / "m.pt", history=history)
+    _, extras = vae_lib.load_checkpoint(path, map_location="cpu")
+    assert extras["history"] == history.as_dicts()
+    with pytest.raises(ValueError, match="not plain data"):
+        save_checkpoint(model, tmp_path / "bad.pt", thing=object())
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_stale_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
+    """Issue 21.12: a .tmp left by kill -9 beside a file goes at the next write of that file."""
+    import time
+
+    from vae_lib.checkpoint import STALE_SECONDS, atomic_write_text
+
+    stale, fresh = tmp_path / ".out.csv.abc.tmp", tmp_path / ".out.csv.def.tmp"
+    stale.write_text("half")
+    fresh.write_text("a writer at work")
+    old = time.time() - 2 * STALE_SECONDS
+    os.utime(stale, (old, old))
+    atomic_write_text(tmp_path / "out.csv", "a,b\n")
+    assert not stale.exists() and fresh.exists() and (tmp_path / "out.csv").read_text() == "a,b\n"

@@ -38,6 +38,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -49,6 +50,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+STALE_SECONDS = 3600  # a temp file this old beside its target was left by a killed writer
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Delete the temp files a kill -9 left beside `path` (never a live writer's: too old)."""
+    import time
+
+    for part in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - part.stat().st_mtime > STALE_SECONDS:
+                part.unlink()
+        except OSError:
+            pass
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -80,11 +96,29 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> 
     """
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    extra = {k: v.as_dicts() if hasattr(v, "as_dicts") else v for k, v in extra.items()}
     payload = {"format": FORMAT, "config": model.config, "state_dict": state,
                "sha256": weights_digest(state), **extra}
     torch.save(payload, buffer)
+    try:  # what load_checkpoint could not read back is refused here, not found out later
+        torch.load(io.BytesIO(buffer.getvalue()), map_location="cpu", weights_only=True)
+    except Exception as err:
+        bad = sorted(k for k, v in extra.items() if not _plain(v))
+        raise ValueError(f"save_checkpoint: {', '.join(bad) or 'an extra'} is not plain data"
+                         f" (tensors, numbers, strings, lists, dicts): {type(err).__name__}"
+                         ) from None
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (torch.Tensor, int, float, str, bool, type(None))):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and _plain(v) for k, v in value.items())
+    return False
 
 
 MAX_BYTES = 2**30  # 1 GiB: the book's largest checkpoint is about 10 MB

@@ -26,14 +26,38 @@ def pick_device() -> torch.device:
     wanted = os.environ.get("VAE_DEVICE")
     if wanted:
         try:
-            return torch.device(wanted)
+            device = torch.device(wanted)
         except RuntimeError as err:
             raise ValueError(f"VAE_DEVICE={wanted!r} is not a torch device: {err}") from None
+        return check_usable(device, f"VAE_DEVICE={wanted!r}")
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_usable(device: torch.device, what: str) -> torch.device:
+    """`device` if this machine can train on it, else one ValueError line (chapter 8).
+
+    cuda and mps must be present; meta holds no data, so nothing can be trained there.
+    """
+    mps = getattr(torch.backends, "mps", None)
+    present = {"cpu": True, "cuda": torch.cuda.is_available(),
+               "mps": bool(mps and mps.is_available())}
+    if not present.get(device.type, False):
+        why = "holds no data" if device.type == "meta" else "is not available on this machine"
+        usable = ", ".join(name for name, here in present.items() if here)
+        raise ValueError(f"{what}: device {device.type!r} {why}; use one of: {usable}")
+    return device
+
+
+def usable_device(device: str | torch.device, what: str) -> torch.device:
+    """`device` as a torch.device this machine can train on, else one ValueError line."""
+    try:
+        return check_usable(torch.device(device), what)
+    except RuntimeError as err:
+        raise ValueError(f"{what}: {device!r} is not a torch device ({err})") from None
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .checks import check_beta, check_count, check_learning_rate, check_pixels
-from .device import model_device, pick_device, use_usable_threads
+from .device import model_device, pick_device, usable_device, use_usable_threads
 from .run_state import check_new_run, data_fingerprint, load_run, save_run, side_rng
 
 LossFn = Callable[[nn.Module, Tensor, int], Tensor]
@@ -159,7 +159,7 @@ def fit(
         raise TypeError("fit needs a model with an objective(x, beta) method, like the book's")
     train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
     check_new_run(checkpoint, resume)
-    device = torch.device(device) if device is not None else pick_device()
+    device = usable_device(device, "fit") if device is not None else pick_device()
     use_usable_threads()
     generator = seed_everything(seed)
     model.to(device).train()
