@@ -1,10 +1,15 @@
 #!/bin/bash
-# Commit the partial results of the issue-12 runs (CSVs, manifests, PNGs, IWAE weights, and the
-# resume checkpoints under 5 MB), from the repository root on branch repro.
+# Commit what the long runs have written so far: the Figure 2 folders (CSVs, manifests, prior samples,
+# per-image bounds and the resume checkpoints) and the IWAE run (rows, manifest, weights and its resume
+# checkpoint), so that a fresh clone continues them. Run from anywhere in the checkout, as often as
+# you like (every ~100 passes of the long IWAE stages); it commits only these paths.
+set -e
 cd "$(git rev-parse --show-toplevel)"
-git add experiments/aevb/3e6*/*.csv experiments/aevb/3e6*/*.json experiments/iwae 2>/dev/null
-git add experiments/aevb/3e6*/*.png 2>/dev/null || true
-for f in experiments/aevb/3e6*/*_checkpoint.pt experiments/iwae/*/iwae_weights.pt; do
-  [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 5000000 ] && git add -f "$f"
+paths=()
+for f in experiments/aevb/figure2*/* experiments/iwae/*/*; do
+  [ -f "$f" ] && paths+=("$f")
 done
-git commit -qm "Partial results of the issue-12 runs, $(date -u '+%Y-%m-%d %H:%M UTC')" && git log --oneline -1
+[ ${#paths[@]} -eq 0 ] && exit 0
+git add -f -- "${paths[@]}"  # the checkpoints are *.pt, which .gitignore skips elsewhere
+git commit -qm "Long runs: results so far, $(date -u '+%Y-%m-%d %H:%M UTC')" -- "${paths[@]}" \
+  && git log --oneline -1 || echo "nothing new to commit"

@@ -60,7 +60,8 @@ class AEVBConfig:
     latent_dims: tuple[int, ...] | None = setting(
         None, "--latent-dims", help="default: the paper's (3 5 10 20 200 / 2 5 10 20)", low=1
     )
-    samples: int = setting(500_000, "--samples", help="training samples per curve", low=100)
+    samples: int = setting(500_000, "--samples", help="training samples per curve", low=100,
+                           high=MAX_SAMPLES)
     lr: float = setting(0.01, "--lr", help="Adagrad step size (paper: 0.01, 0.02 or 0.1)",
                         above=0)
     seed: int = setting(0, "--seed", help="random seed", low=0, high=2**63 - 1)
@@ -71,10 +72,12 @@ class AEVBConfig:
     eval_subset: str = setting("random", "--eval-subset", choices=EVAL_SUBSETS,
                                help="random: seeded random subsets drawn alike (first: legacy)")
     first: int = setting(1000, "--first", help="first evaluation point (samples)", low=100)
-    per_decade: int = setting(4, "--per-decade", help="evaluation points per decade", low=1)
+    per_decade: int = setting(4, "--per-decade", help="evaluation points per decade", low=1,
+                              high=100)
     init_std: float = setting(INIT_STD, "--init-std", help="std of the initial weights",
                               above=0)
-    threads: int = setting(1, "--threads", help="torch threads (fixes the sums' order)", low=1)
+    threads: int = setting(1, "--threads", help="torch threads (fixes the sums' order)", low=1,
+                           high=MAX_THREADS)
     method: str = setting("aevb", "--method", help="aevb, or the wake-sleep baseline",
                           choices=METHODS)
     sleep_fantasies: str = setting("like-data", "--sleep-fantasies", choices=SLEEP_FANTASIES,
@@ -84,12 +87,6 @@ class AEVBConfig:
         check_config(self)
         if self.latent_dims is not None:
             object.__setattr__(self, "latent_dims", tuple(dict.fromkeys(self.latent_dims)))
-        if self.samples > MAX_SAMPLES:
-            raise ValueError(f"--samples must be <= {MAX_SAMPLES:.0e}, got {self.samples}")
-        if self.per_decade > 100:
-            raise ValueError(f"--per-decade must be <= 100, got {self.per_decade}")
-        if self.threads > MAX_THREADS:
-            raise ValueError(f"--threads must be <= {MAX_THREADS}, got {self.threads}")
         if self.first > self.samples:
             raise ValueError(f"--first ({self.first}) must not exceed --samples ({self.samples})")
 
