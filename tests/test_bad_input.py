@@ -621,3 +621,15 @@ def test_stale_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
     os.utime(stale, (old, old))
     atomic_write_text(tmp_path / "out.csv", "a,b\n")
     assert not stale.exists() and fresh.exists() and (tmp_path / "out.csv").read_text() == "a,b\n"
+
+
+def test_nan_and_infinite_loss_settings_are_refused_when_made():
+    """Issue 21.10: warmup_loss(nan) and free_bits_loss(inf) used to surface as a divergence."""
+    for bad in (float("nan"), float("inf"), 2.5, -1):
+        with pytest.raises(ValueError, match="warmup_steps"):
+            vae_lib.warmup_loss(bad)
+    for bad in (float("nan"), float("inf"), -0.5):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            vae_lib.free_bits_loss(bad)
+    with pytest.raises(ValueError, match="start"):
+        vae_lib.warmup_loss(10, start=float("nan"))

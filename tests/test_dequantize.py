@@ -36,6 +36,13 @@ def test_each_level_lands_in_its_own_bin_uniformly():
     assert abs(low.mean() - high.mean()) < 4 * math.sqrt(2 / 12 / low.size)
 
 
+def test_grey_values_a_rounding_error_off_still_find_their_level():
+    k = torch.arange(1, 256, dtype=torch.float64)
+    for nudge in (-1e-6, 1e-6):  # k / 255 computed another way, say
+        y = dequantize((k / 255 + nudge).clamp(0, 1), _seeded())
+        assert torch.equal(torch.floor(256 * y), k)
+
+
 def test_the_top_level_stays_below_one_and_zero_moves_off_the_point_mass():
     y = dequantize(_grey([0, 255] * 5000), _seeded()).double()
     zeros, tops = y[0::2], y[1::2]

@@ -85,3 +85,30 @@ def test_outside_is_two_standard_errors():
 
     assert outside(Estimate(2.1, 1.0, 10)) and not outside(Estimate(-1.9, 1.0, 10))
     assert outside(Estimate(-3.1, 1.0, 10), z=3) and not outside(Estimate(0.0, 0.0, 10))
+
+
+def test_per_image_elbo_is_elbo_per_draw_and_pairs_the_noise():
+    from vae_lib import elbo
+    from vae_lib.evaluation import per_image_elbo
+    from vae_lib.models import MLPVAE
+
+    torch.manual_seed(0)
+    a, b = MLPVAE(latent_dim=3, hidden_dim=16), MLPVAE(latent_dim=3, hidden_dim=16)
+    x = torch.rand(30, 1, 28, 28)
+    terms = per_image_elbo(a, x, redraws=3)
+    assert terms["loss"].shape == (3, 30)
+    batched = per_image_elbo(a, x, redraws=3, batch_size=7)  # other noise, the same shape
+    assert torch.equal(batched["loss"], per_image_elbo(a, x, redraws=3, batch_size=7)["loss"])
+    for r in range(3):
+        reference = elbo(a, x, generator=torch.Generator().manual_seed(r))
+        assert torch.allclose(terms["loss"][r], -reference.total, atol=1e-4)
+        assert torch.allclose(terms["kl"][r], reference.kl, atol=1e-5)
+        assert torch.allclose(terms["recon"][r], -reference.recon, atol=1e-4)
+    assert not torch.equal(terms["loss"][0], terms["loss"][1])
+    # the KL is closed form: the same in every draw; the models share eps in draw r
+    assert torch.equal(terms["kl"][0], terms["kl"][2])
+    other = per_image_elbo(b, x, redraws=3)
+    mu, logvar = b.encode(x)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
+    z = mu + (0.5 * logvar).exp() * eps
+    assert torch.allclose(-other["recon"][1], b.log_likelihood(x, z).detach(), atol=1e-4)

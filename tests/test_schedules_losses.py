@@ -110,7 +110,7 @@ def test_free_bits_charges_at_least_lambda_per_unit():
         recon = vae_lib.elbo(model, x).recon.mean()
         expected = -recon + torch.maximum(per_unit, torch.tensor(lam)).sum()
         torch.testing.assert_close(got, expected)
-    with pytest.raises(ValueError, match="nats_per_unit must be >= 0"):
+    with pytest.raises(ValueError, match="nats_per_unit must be a finite number >= 0"):
         free_bits_loss(-1.0)
 
 

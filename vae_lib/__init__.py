@@ -8,6 +8,8 @@ baselines    no-latent yardsticks with exact log-likelihoods: per-pixel Gaussian
 device       pick_device, model_device, torch_threads: where tensors live, how many threads
 train        fit (any model with an objective), evaluate
 losses       training losses for fit: sum vs mean, KL warm-up, free bits (chapters 14-15)
+code_use     is the code used? information per latent unit, the wrong-code test (chapter 15)
+evaluation   the evaluation protocol: seeded random subsets, mean ± SE, paired differences
 schedules    linear_warmup
 run_state    a training run's state between epochs: what fit(checkpoint=, resume=) saves and reads
 checks       the boundary checks: pixels in [0, 1], finite values, beta, counts
@@ -57,8 +59,9 @@ _EXPORTS = {
     "widgets": ["LatentExplorer"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"aevb", "baselines", "checkpoint", "checks", "cli", "config", "data", "derivation",
-               "device", "display", "exercises", "explore", "iwae", "losses", "models",
+_SUBMODULES = {"aevb", "baselines", "checkpoint", "checks", "cli", "code_use", "config", "data",
+               "derivation", "device", "display", "downloads", "evaluation", "exercises",
+               "explore", "iwae", "losses", "models",
                "objectives", "plots", "run_state", "runs", "schedules", "train", "train_command",
                "widgets"}
 

@@ -11,7 +11,8 @@ for every x costs 0.5 nat and carries nothing. Two measures that do not have thi
 both explained in book/15_posterior_collapse.ipynb (chapter 15):
 
 - `information_terms` / `unit_information`: I(x; z_j) under the encoder, with x uniform over
-  the images given and the aggregate posterior their mixture (as He et al. 2019 estimate it);
+  the images given and the aggregate posterior their mixture (He et al. 2019 steer training
+  by the same mutual information, for the whole code);
 - `wrong_code_drop`: how much log p(x | z) falls when the decoder gets another image's code,
   in all units or in some of them.
 """

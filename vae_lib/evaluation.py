@@ -115,6 +115,40 @@ def monte_carlo_se(redraws: Tensor) -> Estimate:
     return Estimate(est.mean, est.se, r.shape[1])
 
 
+@torch.no_grad()
+def per_image_elbo(model: torch.nn.Module, images: Tensor, redraws: int = 4,
+                   batch_size: int = 1000) -> dict[str, Tensor]:
+    """-ELBO ("loss"), distortion ("recon", minus the reconstruction term) and rate ("kl") of
+    every image, once per draw of the noise: tensors of shape (redraws, n), on the CPU.
+
+    Draw r uses a generator seeded with r, so two models of the same latent size evaluated with
+    the same `batch_size` see the same noise on the same images, and their per-image
+    differences are paired in both; the terms
+    are the unweighted ones, whatever beta a model was trained with (chapters 9-11).
+    """
+    from .device import model_device
+    from .objectives import elbo
+
+    check_count("redraws", redraws, high=1000)
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    draws: dict[str, list[Tensor]] = {"loss": [], "recon": [], "kl": []}
+    for r in range(redraws):
+        generator = torch.Generator().manual_seed(r)
+        parts: dict[str, list[Tensor]] = {key: [] for key in draws}
+        for start in range(0, images.shape[0], batch_size):
+            terms = elbo(model, images[start : start + batch_size].to(device),
+                         generator=generator)
+            parts["loss"].append(-terms.total.cpu())
+            parts["recon"].append(-terms.recon.cpu())
+            parts["kl"].append(terms.kl.cpu())
+        for key, rows in parts.items():
+            draws[key].append(torch.cat(rows))
+    model.train(was_training)
+    return {key: torch.stack(rows) for key, rows in draws.items()}
+
+
 def outside(estimate: Estimate, z: float = 2.0) -> bool:
     """True when the interval mean ± z SE excludes 0: the test every ranking asserts."""
     return abs(estimate.mean) > z * estimate.se

@@ -22,13 +22,13 @@ REDUCTIONS = ("sum", "mean")
 
 
 def kl_per_unit(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL( N(mu_j, sigma_j^2) || N(0, 1) ) for each example and latent unit j: shape (n, N_z).
+    """KL( N(mu_j, sigma_j^2) || N(0, 1) ) for each example and latent unit j: shape (n, J).
 
     Summed over j it is `gaussian_kl`. Explained in book/15_posterior_collapse.ipynb.
     """
     if mu.shape != logvar.shape or mu.dim() != 2:
         raise ValueError(
-            f"kl_per_unit: mu and logvar must share a (n, N_z) shape, got"
+            f"kl_per_unit: mu and logvar must share a (n, J) shape, got"
             f" {tuple(mu.shape)} and {tuple(logvar.shape)}"
         )
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
@@ -49,9 +49,9 @@ def _check_reduction(name: str, value: str) -> None:
 def implicit_beta(recon: str, kl: str, pixels: int, latent_dim: int) -> float:
     """The beta that a (recon, kl) reduction puts on the KL term, relative to the likelihood.
 
-    Averaging the reconstruction over P pixels divides it by P, averaging the KL over N_z
-    units divides that by N_z; the loss is then (1/P) [-recon + (P / N_z) KL], a beta-VAE
-    loss with beta = P / N_z (P if the KL is summed), scaled by 1/P. Explained in
+    Averaging the reconstruction over P pixels divides it by P, averaging the KL over J
+    units divides that by J; the loss is then (1/P) [-recon + (P / J) KL], a beta-VAE
+    loss with beta = P / J (P if the KL is summed), scaled by 1/P. Explained in
     book/14_loss_scale_and_likelihood.ipynb.
     """
     _check_reduction("recon", recon)
@@ -106,8 +106,10 @@ def free_bits_loss(nats_per_unit: float) -> LossFn:
     constant, so nothing pushes it further onto the prior. With lambda = 0 it is the negative
     ELBO. Explained in book/15_posterior_collapse.ipynb.
     """
-    if not nats_per_unit >= 0:
-        raise ValueError(f"free_bits_loss: nats_per_unit must be >= 0, got {nats_per_unit}")
+    if not 0 <= nats_per_unit < math.inf:  # NaN and infinity too: they surface later as a
+        # "diverged" run otherwise
+        raise ValueError(f"free_bits_loss: nats_per_unit must be a finite number >= 0, got"
+                         f" {nats_per_unit}")
 
     def loss_fn(model: nn.Module, x: Tensor, step: int) -> Tensor:
         log_px, kl_units = _terms(model, x)
@@ -119,7 +121,7 @@ def free_bits_loss(nats_per_unit: float) -> LossFn:
 
 @torch.no_grad()
 def mean_kl_per_unit(model: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """The KL of each latent unit averaged over images, shape (N_z,), in nats.
+    """The KL of each latent unit averaged over images, shape (J,), in nats.
 
     Explained in book/15_posterior_collapse.ipynb.
     """

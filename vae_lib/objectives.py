@@ -16,6 +16,7 @@ from torch import Tensor
 from .checks import check_beta, check_count, check_finite, check_pixels
 
 LOG_2PI = math.log(2 * math.pi)
+MAX_SAMPLES = 10**6  # importance samples per image: L_5000 is the book's largest, 1e12 never ends
 
 
 def _flat(t: Tensor) -> Tensor:
@@ -127,8 +128,8 @@ def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> 
     The importance weights of `book/13_log_likelihood.ipynb`; every bound L_K is a log-mean-exp
     over blocks of them. Samples are drawn in chunks of `chunk` to bound memory.
     """
-    check_count("k", k)
-    check_count("chunk", chunk)
+    check_count("k", k, high=MAX_SAMPLES)
+    check_count("chunk", chunk, high=MAX_SAMPLES)
     mu, logvar = model.encode(x)
     out = []
     for start in range(0, k, chunk):
@@ -149,7 +150,7 @@ def iwae_bound(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> T
     ELBO, L_K grows with K and tends to log p(x), which makes it the standard estimator of
     the test log-likelihood. Explained in `book/13_log_likelihood.ipynb`.
     """
-    check_count("k", k)
+    check_count("k", k, high=MAX_SAMPLES)
     return torch.logsumexp(log_weights(model, x, k, chunk), dim=0) - math.log(k)
 
 

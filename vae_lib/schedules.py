@@ -7,6 +7,10 @@ book/15_posterior_collapse.ipynb.
 
 from __future__ import annotations
 
+import math
+
+from .checks import check_count
+
 
 def linear_warmup(step: int, warmup_steps: int, start: float = 0.0, end: float = 1.0) -> float:
     """The KL weight at optimisation step `step` (0-based): linear from start to end, then end.
@@ -16,9 +20,8 @@ def linear_warmup(step: int, warmup_steps: int, start: float = 0.0, end: float =
     """
     if step < 0:
         raise ValueError(f"linear_warmup: step must be >= 0, got {step}")
-    if warmup_steps < 0:
-        raise ValueError(f"linear_warmup: warmup_steps must be >= 0, got {warmup_steps}")
-    if not 0 <= start <= end:
+    check_count("linear_warmup: warmup_steps", warmup_steps, low=0)  # NaN, 2.5, -1: refused
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start <= end):
         raise ValueError(f"linear_warmup: need 0 <= start <= end, got start={start}, end={end}")
     if step >= warmup_steps:
         return float(end)
