@@ -633,3 +633,15 @@ def test_nan_and_infinite_loss_settings_are_refused_when_made():
             vae_lib.free_bits_loss(bad)
     with pytest.raises(ValueError, match="start"):
         vae_lib.warmup_loss(10, start=float("nan"))
+
+
+def test_odd_output_paths_are_one_line(tmp_path, capsys, monkeypatch):
+    """Issue 21.12: --out that is a symlink loop, a file, or a name too long."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "a-file").write_text("x")
+    for out, message in (("loop", "cannot be used"), ("a" * 300, "cannot be used"),
+                         ("a-file", "cannot write")):
+        assert main(["train", "-e", "1", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("vae_lib: error: ") and message in err and err.count("\n") == 1

@@ -192,6 +192,11 @@ def output_folder(path: Path, resume: bool, into_committed: bool, holds_run) -> 
     """
     if str(path).strip() in {"", "."}:
         raise UsageError("--out must name a folder, got an empty path")
+    try:
+        path.resolve(strict=False).stat() if path.exists() else path.resolve(strict=False)
+    except (OSError, RuntimeError) as err:  # a symlink loop, a name too long, ...
+        raise UsageError(f"--out {str(path)[:80]} cannot be used: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
     if not into_committed and inside_committed(path):
         raise UsageError(f"--out {path} is inside {COMMITTED}/, the book's committed results;"
                          " pass --into-committed to write there")
