@@ -117,7 +117,7 @@ def test_each_phase_trains_only_its_own_half():
     learner.step(torch.rand(10, 1, 28, 28))
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert changed and all(n.split(".")[0] not in ws.RECOGNITION for n in changed)
-    z, x = ws.dream(model, 5, "binary")
+    z, x = ws.dream(model, 5)
     assert z.shape == (5, 3) and set(x.unique().tolist()) <= {0.0, 1.0}  # Bernoulli draws
-    z, x = ws.dream(model, 5)  # the decoder's means: grey values, like the data
+    z, x = ws.dream(model, 5, "means")  # the decoder's means: grey, noise-free
     assert torch.allclose(x, model.decode(z)) and not set(x.unique().tolist()) <= {0.0, 1.0}

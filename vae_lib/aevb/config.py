@@ -23,10 +23,13 @@ METHODS = ("aevb", "wake-sleep")  # Figure 2's two curves (wake-sleep: Hinton et
 # Which images the bounds are evaluated on: a seeded random subset of each split, drawn alike
 # (vae_lib.evaluation), or, in results written before 2026-12-01, the first N of each split.
 EVAL_SUBSETS = ("random", "first")
-# What the sleep phase trains q(z|x) on: fantasies "like-data" (the Bernoulli decoder's mean,
-# grey values as the data AEVB and the wake phase see; Gaussian samples for Frey Face) or
-# "binary" (Bernoulli draws: the results written before 2026-12-01).
-SLEEP_FANTASIES = ("like-data", "binary")
+# What the sleep phase trains q(z|x) on, for a Bernoulli decoder: "binary", draws x ~ p(x|z)
+# (what the sleep phase needs: q learns p(z|x) from them), or "means", the decoder's means, grey
+# like the data but noise-free, so z is a function of x and q's variance collapses (a side run of
+# chapter 12 shows the bound falling). Frey Face's Gaussian fantasies are always draws.
+SLEEP_FANTASIES = ("binary", "means")
+# Settings that are not part of a run's identity for a method (wake-sleep's alone, for AEVB).
+IRRELEVANT = {"aevb": ("sleep_fantasies",), "wake-sleep": ()}
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,8 @@ class AEVBConfig:
                            high=MAX_THREADS)
     method: str = setting("aevb", "--method", help="aevb, or the wake-sleep baseline",
                           choices=METHODS)
-    sleep_fantasies: str = setting("like-data", "--sleep-fantasies", choices=SLEEP_FANTASIES,
-                                   help="what wake-sleep's sleep phase fits q on")
+    sleep_fantasies: str = setting("binary", "--sleep-fantasies", choices=SLEEP_FANTASIES,
+                                   help="wake-sleep's MNIST fantasies: binary draws, or means")
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -111,6 +114,13 @@ class AEVBConfig:
         """The full command that reproduces this run, every setting spelled out."""
         full = AEVBConfig(**{**asdict(self), "latent_dims": self.sizes})
         return f"{command_line('python -m vae_lib aevb', full)} --out {shlex.quote(str(out))}"
+
+
+def run_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make two runs the same run (chapter 12): the config without the latent
+    sizes and sample count (extending a curve is a resume) and without what its method ignores."""
+    ignored = ("latent_dims", "samples", *IRRELEVANT.get(config.get("method", "aevb"), ()))
+    return {k: v for k, v in config.items() if k not in ignored}
 
 
 def config_from_manifest(manifest: dict[str, Any]) -> AEVBConfig:

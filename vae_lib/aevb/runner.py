@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .config import BATCH_SIZE, AEVBConfig, config_from_manifest
+from .config import BATCH_SIZE, AEVBConfig, config_from_manifest, run_identity
 from .experiment import CurvePoint, evaluation_points, load_data, paper_model, run
 from .results import (
     bounds_path,
@@ -78,11 +78,11 @@ def _same_run(config: AEVBConfig, stored: dict[str, Any]) -> str:
     """'' if `stored` (a manifest) was made with `config`'s settings, else the differences.
 
     Latent sizes may differ (each curve is independent), and so may the number of samples
-    (extending a curve is a resume); everything else must match.
+    (extending a curve is a resume); everything else that the method uses must match.
     """
-    old = replace(config_from_manifest(stored), latent_dims=None, samples=config.samples)
-    new = replace(config, latent_dims=None)
-    diffs = [f"{k} {v} vs {asdict(new)[k]}" for k, v in asdict(old).items() if asdict(new)[k] != v]
+    old = run_identity(asdict(config_from_manifest(stored)))
+    new = run_identity(asdict(config))
+    diffs = [f"{k} {v} vs {new.get(k)}" for k, v in old.items() if new.get(k) != v]
     default_split = "tail" if config.dataset == "frey" else None  # before the split was recorded
     split = stored.get("settings", {}).get("frey_split", default_split)
     if split != _split(config.dataset):
@@ -168,9 +168,9 @@ def _one_curve(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_d
         model, extras = load_checkpoint(ckpt, map_location="cpu")
         if extras.get("latent_dim") != latent_dim or extras.get("method") != config.method:
             raise ValueError(f"{ckpt} belongs to another run; move it away")
-        stored, wanted = extras.get("aevb_config") or {}, asdict(config)
-        diffs = [f"{k} {v} vs {wanted.get(k)}" for k, v in stored.items()
-                 if k not in ("latent_dims", "samples") and wanted.get(k) != v]
+        stored = run_identity(extras.get("aevb_config") or {})
+        wanted = run_identity(asdict(config))
+        diffs = [f"{k} {v} vs {wanted.get(k)}" for k, v in stored.items() if wanted.get(k) != v]
         if not stored or diffs:
             raise ValueError(f"{ckpt} was made with other settings"
                              f" ({', '.join(diffs) or 'none recorded'}); move it away")

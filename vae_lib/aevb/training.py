@@ -34,7 +34,7 @@ def train_curve(
     method: str = "aevb",
     resume: dict[str, Any] | None = None,
     on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
-    sleep_fantasies: str = "like-data",
+    sleep_fantasies: str = "binary",
 ) -> list[CurvePoint]:
     """Train with Adagrad on minibatches (AEVB or wake-sleep), evaluating both bounds at `points`.
 

@@ -32,18 +32,20 @@ def generative_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 
 @torch.no_grad()
-def dream(model: nn.Module, n: int, fantasies: str = "like-data") -> tuple[Tensor, Tensor]:
+def dream(model: nn.Module, n: int, fantasies: str = "binary") -> tuple[Tensor, Tensor]:
     """n fantasies (z, x): z from the prior N(0, I), x from p(x|z), Bernoulli or Gaussian.
 
-    The sleep phase's training data (`book/12_aevb.ipynb`). A Bernoulli decoder's fantasies
-    are its means, grey values like the MNIST images AEVB trains on ("like-data"), or
-    Bernoulli draws, binary images q never sees otherwise ("binary", the results written
-    before 2026-12-01); a Gaussian decoder's are always draws.
+    The sleep phase's training data (`book/12_aevb.ipynb`): q(z|x) learns the model's
+    posterior p(z|x) from them, which needs x drawn from p(x|z). A Bernoulli decoder's draws
+    are binary images, unlike the grey MNIST images the wake phase sees; its means
+    (`fantasies="means"`) look like the data but carry no noise, so z is a function of x, q's
+    variance collapses and the bound falls (chapter 12's side run). A Gaussian decoder's
+    fantasies are always draws.
     """
     z = torch.randn(n, model.latent_dim)
     mean = model.decode(z)
     if model.likelihood == "bernoulli":
-        return z, torch.bernoulli(mean) if fantasies == "binary" else mean
+        return z, mean if fantasies == "means" else torch.bernoulli(mean)
     std = (0.5 * model._decode_logvar(z)).exp()  # the Gaussian decoder's per-pixel variance
     return z, mean + std * torch.randn_like(mean)
 
@@ -56,7 +58,7 @@ class WakeSleep:
     """
 
     def __init__(self, model: nn.Module, lr: float, weight_decay: float,
-                 fantasies: str = "like-data"):
+                 fantasies: str = "binary"):
         self.model, self.fantasies = model, fantasies
         self.wake = torch.optim.Adagrad(generative_parameters(model), lr=lr,
                                         weight_decay=weight_decay)
