@@ -53,7 +53,10 @@ def check_usable(device: torch.device, what: str) -> torch.device:
 
 
 def usable_device(device: str | torch.device, what: str) -> torch.device:
-    """`device` as a torch.device this machine can train on, else one ValueError line."""
+    """`device` as a torch.device this machine can train on, else one ValueError line.
+
+    What `fit(device=...)` accepts (`book/08_training.ipynb`).
+    """
     try:
         return check_usable(torch.device(device), what)
     except RuntimeError as err:

@@ -144,7 +144,7 @@ def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> 
 
 @torch.no_grad()
 def iwae_bound(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> Tensor:
-    """The importance-weighted bound L_K per example (Burda et al. 2015).
+    """The importance-weighted bound L_K per example (Burda et al. 2016).
 
     L_K = E[log (1/K) sum_k p(x, z_k) / q(z_k | x)], computed with log-sum-exp. L_1 is the
     ELBO, L_K grows with K and tends to log p(x), which makes it the standard estimator of
