@@ -645,3 +645,45 @@ def test_odd_output_paths_are_one_line(tmp_path, capsys, monkeypatch):
         assert main(["train", "-e", "1", "--out", out]) == 2
         err = capsys.readouterr().err
         assert err.startswith("vae_lib: error: ") and message in err and err.count("\n") == 1
+
+
+def test_resume_refuses_fewer_epochs_than_done(tmp_path, capsys):
+    """Issue 21.10: `--resume -e 1` after 2 epochs stored --epochs 1 in the model's command."""
+    out = str(tmp_path / "run")
+    base = ["train", "--dataset", "digits", "-n", "2", "--hidden-dim", "8", "--quiet"]
+    assert main([*base, "-e", "2", "--out", out]) == 0
+    capsys.readouterr()
+    assert main([*base, "-e", "1", "--out", out, "--resume"]) == 2
+    assert "has done 2 epochs already" in capsys.readouterr().err
+
+
+def test_aevb_checkpoints_of_other_settings_or_missing_ones_are_refused(tmp_path, capsys,
+                                                                       monkeypatch):
+    """Issue 21.6 and 21.9: a curve checkpoint made with --lr 0.1 does not resume into an
+    --lr 0.01 folder; a curve with samples but no checkpoint is not silently restarted."""
+    import json
+    import shutil
+
+    from vae_lib.aevb import runner
+
+    monkeypatch.setattr(runner, "load_data", lambda *a, **k: _tiny_frey())
+    base = ["aevb", "--dataset", "frey", "--latent-dims", "2", "--first", "100", "--quiet"]
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    assert main([*base, "--samples", "200", "--lr", "0.1", "--out", str(fast)]) == 0
+    assert main([*base, "--samples", "200", "--out", str(slow)]) == 0
+    shutil.copy(fast / "frey_nz2_checkpoint.pt", slow / "frey_nz2_checkpoint.pt")
+    capsys.readouterr()
+    assert main([*base, "--samples", "400", "--out", str(slow), "--resume"]) == 2
+    assert "made with other settings (lr 0.1 vs 0.01)" in capsys.readouterr().err
+    (slow / "frey_nz2_checkpoint.pt").unlink()
+    assert main([*base, "--samples", "400", "--out", str(slow), "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert json.loads((slow / "frey_manifest.json").read_text())["runs"]["2"]["samples_seen"] == 200
+
+
+def _tiny_frey():
+    from vae_lib import aevb
+
+    g = torch.Generator().manual_seed(0)
+    train, test = torch.rand(200, 1, 28, 20, generator=g), torch.rand(50, 1, 28, 20, generator=g)
+    return aevb.Data(train, train[:100], test)

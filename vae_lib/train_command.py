@@ -37,6 +37,9 @@ def train_command(args: argparse.Namespace) -> int:
     out = output_folder(args.out, args.resume, args.into_committed, holds_run)
     if args.resume and not (out / CHECKPOINT).is_file():
         raise UsageError(f"--resume: {out} has no {CHECKPOINT} to continue from")
+    if args.resume and (done := _epochs_saved(out / CHECKPOINT)) > config.epochs:
+        raise UsageError(f"--resume with --epochs {config.epochs}: the run in {out} has done"
+                         f" {done} epochs already; give --epochs {done} or more")
     command = f"{command_line('python -m vae_lib train', config)} --out {shlex.quote(str(out))}"
     fixed = load_dataset(config.dataset, "test", size=config.image_size).images[:8]
     frames = _earlier_frames(out) if args.resume else []
