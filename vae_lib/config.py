@@ -87,7 +87,7 @@ class VAEConfig:
 
     dataset: str = setting("mnist", "--dataset", help="data set", choices=DATASETS)
     model: str = setting("mlp", "--model", help="encoder/decoder kind", choices=MODELS)
-    latent_dim: int = setting(20, "-n", "--latent-dim", help="latent units N_z", low=1,
+    latent_dim: int = setting(20, "-n", "--latent-dim", help="latent units J", low=1,
                         high=4096)
     hidden_dim: int = setting(400, "--hidden-dim", help="hidden units (mlp)", low=1,
                         high=65536)

@@ -40,7 +40,7 @@ def continuous_bernoulli_mean(logits: Tensor, small: float = 1e-2) -> Tensor:
 
 
 class LikelihoodVAE(MLPVAE):
-    """A 784-H-N_z MLP VAE whose decoder distribution p(x | z) is chosen at construction.
+    """A 784-H-J MLP VAE whose decoder distribution p(x | z) is chosen at construction.
 
     likelihood  'bernoulli', 'continuous_bernoulli' or 'gaussian'
     sigma       for 'gaussian' only: a fixed standard deviation, or None to learn one sigma
