@@ -126,3 +126,20 @@ def test_the_cache_does_not_hand_back_another_model(tmp_path, monkeypatch):
     again, _ = cached_model("entry", {"latent_dim": 2}, retrain)
     assert calls == [1] and again.latent_dim == 2 and small[0].latent_dim == 2
     assert other[0].latent_dim == 3
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_trained_model(tmp_path, monkeypatch):
+    """Issue 21.12: a read-only or full cache folder warned nothing and lost the model."""
+    from vae_lib import runs
+    from vae_lib.models import MLPVAE
+
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "save_checkpoint", no_space)
+    with pytest.warns(UserWarning, match="could not cache"):
+        model, extras = runs.cached_model("entry", {"x": 1},
+                                          lambda: (MLPVAE(latent_dim=2, hidden_dim=8), {"a": 1}))
+    assert model.latent_dim == 2 and extras == {"a": 1}
