@@ -123,8 +123,9 @@ def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
     sizes = tuple(dict.fromkeys([*map(int, manifest["runs"]), *config.sizes]))
     manifest["command"] = replace(config, latent_dims=sizes).command(str(out))
     manifest["config"]["latent_dims"] = list(sizes)
-    manifest["config"]["samples"] = config.samples
-    manifest["settings"]["eval_points"] = evaluation_points(config)
+    if config.samples >= manifest["config"].get("samples", 0):  # extended, never shortened
+        manifest["config"]["samples"] = config.samples
+        manifest["settings"]["eval_points"] = evaluation_points(config)
     manifest.setdefault("sessions", []).append(
         {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "latent_dims": list(config.sizes),
          "machine": machine_description()})
