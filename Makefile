@@ -24,6 +24,7 @@ book: setup
 	rm -rf $(HTML)/reports
 	VAE_PROGRESS=0 $(BIN)/jupyter-book build . --all -n --keep-going
 	$(BIN)/python scripts/book_failures.py $(HTML)
+	$(BIN)/python scripts/check_upload.py $(HTML)
 	@echo "The book is at $(CURDIR)/$(HTML)/index.html"
 
 ## test: lint, unit tests, every notebook under nbval, the strict book build, browser tests
@@ -53,8 +54,11 @@ chromium:
 	    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
 	  else echo "chromium is missing: install it (apt-get install chromium) for the browser tests"; fi; }
 
+# actionlint (the workflow that publishes the book) works offline; it runs shellcheck on the
+# `run:` steps where shellcheck is installed.
 lint:
 	$(BIN)/ruff check .
+	$(BIN)/actionlint .github/workflows/*.yml
 
 unit:
 	$(QUICK) $(BIN)/pytest -q tests --ignore=tests/browser
@@ -77,7 +81,9 @@ notebooks:
 	  --junitxml=../nbval.xml *.ipynb
 
 test-book:
+	rm -rf $(TEST_OUT)/_build/html/reports
 	$(QUICK) $(BIN)/jupyter-book build . --path-output $(TEST_OUT) -n -W --keep-going
+	$(BIN)/python scripts/check_upload.py $(TEST_OUT)/_build/html
 
 browser:
 	BOOK_HTML=$(TEST_OUT)/_build/html $(BIN)/pytest -q tests/browser

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae_lib import aevb, cli
-from vae_lib.aevb import runner as aevb_command
+from vae_lib import aevb
+from vae_lib import commands as cli
+from vae_lib.aevb import figure as aevb_command
 from vae_lib.aevb.config import AEVBConfig
-from vae_lib.cli import build_parser, config_from_args
+from vae_lib.commands import build_parser
+from vae_lib.commands.flags import config_from_args
 
 RESULTS = Path(__file__).parent.parent / "experiments" / "aevb"
 
@@ -71,7 +73,7 @@ def test_divergence_is_reported_in_one_line(capsys, tmp_path, monkeypatch):
     def diverge(*args, **kwargs):
         raise FloatingPointError("the loss became nan after 300 samples; try a smaller step size")
 
-    monkeypatch.setattr(aevb_command, "run", diverge)
+    monkeypatch.setattr(aevb_command, "one_curve", diverge)
     code, _, err = run_cli(capsys, "aevb", "--dataset", "frey", "--samples", "300",
                            "--first", "100", "--out", str(tmp_path))
     assert code == 2 and "N_z = 2" in err and "smaller step size" in err
@@ -134,9 +136,9 @@ def test_lower_bound_is_repeatable_and_noise_is_fixed_by_seed():
 def test_training_is_deterministic_given_the_seed_and_improves_the_bound():
     data = tiny_data()
     points = [100, 500, 1500]
-    _, first = aevb.run(AEVBConfig("frey", seed=0), 2, points, data=data)
-    _, again = aevb.run(AEVBConfig("frey", seed=0), 2, points, data=data)
-    _, other = aevb.run(AEVBConfig("frey", seed=1), 2, points, data=data)
+    _, first = aevb.one_curve(AEVBConfig("frey", seed=0), 2, points, data=data)
+    _, again = aevb.one_curve(AEVBConfig("frey", seed=0), 2, points, data=data)
+    _, other = aevb.one_curve(AEVBConfig("frey", seed=1), 2, points, data=data)
     strip = [(p.samples_seen, p.train_bound, p.test_bound) for p in first]
     assert strip == [(p.samples_seen, p.train_bound, p.test_bound) for p in again]
     assert strip != [(p.samples_seen, p.train_bound, p.test_bound) for p in other]
@@ -152,8 +154,8 @@ def test_the_committed_manifests_give_back_their_own_command():
         # then (the first-N evaluation subsets, binary sleep fantasies)
         legacy = manifest["command"].replace(" --first", " --eval-subset first --first")
         legacy = legacy.replace(" --out", " --method aevb --sleep-fantasies binary --out")
-        assert config.command("experiments/aevb") == legacy
-        args = build_parser().parse_args(config.command("x").split()[3:])
+        assert config.command_line("experiments/aevb") == legacy
+        args = build_parser().parse_args(config.command_line("x").split()[3:])
         assert config_from_args(aevb.AEVBConfig, args) == config  # the command gives it back
         assert aevb.evaluation_points(config) == manifest["settings"]["eval_points"]
     with pytest.raises(ValueError, match="records no config"):

@@ -8,8 +8,9 @@ import json
 import pytest
 import torch
 
-from vae_lib import aevb, cli, load_checkpoint
-from vae_lib.aevb import runner
+from vae_lib import aevb, load_checkpoint
+from vae_lib import commands as cli
+from vae_lib.aevb import figure as runner
 from vae_lib.aevb import wake_sleep as ws
 from vae_lib.aevb.config import AEVBConfig
 
@@ -95,10 +96,10 @@ def test_wake_sleep_improves_the_bound_and_is_deterministic():
     data = tiny_data()
     points = [100, 500, 1500]
     config = AEVBConfig("frey", method="wake-sleep")
-    _, first = aevb.run(config, 2, points, data=data)
-    _, again = aevb.run(config, 2, points, data=data)
-    _, other = aevb.run(AEVBConfig("frey", method="wake-sleep", seed=1), 2, points, data=data)
-    _, by_aevb = aevb.run(AEVBConfig("frey"), 2, points, data=data)
+    _, first = aevb.one_curve(config, 2, points, data=data)
+    _, again = aevb.one_curve(config, 2, points, data=data)
+    _, other = aevb.one_curve(AEVBConfig("frey", method="wake-sleep", seed=1), 2, points, data=data)
+    _, by_aevb = aevb.one_curve(AEVBConfig("frey"), 2, points, data=data)
     strip = [(p.samples_seen, p.train_bound, p.test_bound) for p in first]
     assert strip == [(p.samples_seen, p.train_bound, p.test_bound) for p in again]
     assert strip != [(p.samples_seen, p.train_bound, p.test_bound) for p in other]

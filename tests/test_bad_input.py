@@ -19,7 +19,7 @@ import vae_lib
 from vae_lib import runs
 from vae_lib.aevb.config import AEVBConfig
 from vae_lib.checkpoint import CheckpointError, read_checkpoint, save_checkpoint, weights_digest
-from vae_lib.cli import main
+from vae_lib.commands import main
 from vae_lib.config import VAEConfig
 from vae_lib.data import DataError
 
@@ -168,6 +168,10 @@ LOGITS = torch.zeros(6, 1, 4, 4)
 def _fit(**kwargs):
     args = {"model": vae_lib.MLPVAE(2, 8, (1, 4, 4)), "train": X, "test": X, "epochs": 1,
             "quiet": True, **kwargs}
+    if "checkpoint" in args:  # the run layer's resumable fit
+        from vae_lib.runkit.state import fit_resumably
+
+        return fit_resumably(**args)
     return vae_lib.fit(**args)
 
 
@@ -276,7 +280,7 @@ def test_a_fit_that_turns_nan_keeps_the_last_good_epoch(tmp_path):
         return -model.objective(x).total.mean() * (math.nan if step >= 2 else 1.0)
 
     path = tmp_path / "run.pt"
-    with pytest.raises(FloatingPointError, match="the loss became nan at epoch 2/3"):
+    with pytest.raises(FloatingPointError, match="diverged in epoch 2: the loss became nan"):
         _fit(checkpoint=path, epochs=3, batch_size=3, loss_fn=nan_from_step_2)
     saved = read_checkpoint(path)
     assert [row["epoch"] for row in saved["history"]] == [1]
@@ -290,7 +294,7 @@ def test_fit_does_not_overwrite_another_run(tmp_path):
     with pytest.raises(ValueError, match="already holds a run") as err:
         _fit(checkpoint=path, lr=0.5)
     one_line(err.value)
-    with pytest.raises(ValueError, match=r"other settings \(lr\)"):
+    with pytest.raises(ValueError, match=r"other settings \(lr 0.001 vs 0.5\)"):
         _fit(checkpoint=path, lr=0.5, resume=True)
     assert snapshot(tmp_path) == before
 
@@ -488,7 +492,7 @@ def test_cached_names_stay_inside_the_cache(tmp_path, monkeypatch):
 
 def test_one_run_per_output_folder_at_a_time(tmp_path):
     """Issue 21.1: a second run into the same --out, while the first holds it, is refused."""
-    from vae_lib.cli import _HELD_LOCKS, UsageError, lock_folder, output_folder
+    from vae_lib.runkit.folder import _HELD_LOCKS, UsageError, lock_folder, output_folder
 
     out = tmp_path / "same"
     output_folder(out, resume=False, into_committed=False, holds_run=lambda p: False)
@@ -518,7 +522,7 @@ def test_two_processes_into_one_out(tmp_path):
     holder = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from vae_lib.cli import output_folder
+        from vae_lib.runkit.folder import output_folder
         output_folder(Path({str(out)!r}), False, False, lambda p: False)
         print("locked", flush=True)
         time.sleep(30)
@@ -566,11 +570,11 @@ def test_unbounded_work_is_refused():
 
 def test_silent_wrong_answers_now_speak():
     """Issue 21.10: integer codes, an --out with a space, a model of another data set."""
-    from vae_lib.iwae.command import recorded_dataset
+    from vae_lib.commands.iwae import recorded_dataset
 
     with pytest.raises(ValueError, match="floating-point codes"):
         vae_lib.lerp(torch.tensor([0, 0]), torch.tensor([2, 2]), 0.5)
-    assert "--out 'my runs/x'" in AEVBConfig(dataset="mnist").command("my runs/x")
+    assert "--out 'my runs/x'" in AEVBConfig(dataset="mnist").command_line("my runs/x")
     assert recorded_dataset({"run": {"dataset": "fashion-mnist"}}) == "fashion-mnist"
     assert recorded_dataset({"iwae_config": {}}) == "mnist"
     assert recorded_dataset({}) is None
@@ -612,7 +616,7 @@ def test_stale_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
     """Issue 21.12: a .tmp left by kill -9 beside a file goes at the next write of that file."""
     import time
 
-    from vae_lib.checkpoint import STALE_SECONDS, atomic_write_text
+    from vae_lib.files import STALE_SECONDS, atomic_write_text
 
     stale, fresh = tmp_path / ".out.csv.abc.tmp", tmp_path / ".out.csv.def.tmp"
     stale.write_text("half")
@@ -664,7 +668,7 @@ def test_aevb_checkpoints_of_other_settings_or_missing_ones_are_refused(tmp_path
     import json
     import shutil
 
-    from vae_lib.aevb import runner
+    from vae_lib.aevb import figure as runner
 
     monkeypatch.setattr(runner, "load_data", lambda *a, **k: _tiny_frey())
     base = ["aevb", "--dataset", "frey", "--latent-dims", "2", "--first", "100", "--quiet"]

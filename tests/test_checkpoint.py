@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import vae_lib
-from vae_lib.checkpoint import atomic_write_text
+from vae_lib.files import atomic_write_text
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vae_lib.cli import main
+from vae_lib.commands import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -72,17 +72,14 @@ def digest(state: dict) -> dict:
 
 def continue_iwae(path: Path) -> dict:
     """One more pass of Burda et al.'s run from the checkpoint (the CPU variant, mb 100)."""
-    from vae_lib.iwae import command, training
+    from vae_lib.iwae import training
     from vae_lib.iwae.config import IWAEConfig
 
-    model, extras = load_checkpoint(path, map_location="cpu")
+    _, extras = load_checkpoint(path, map_location="cpu")
     config = IWAEConfig(**extras["iwae_config"])
-    state = training.restore_state(config, model, extras)
-    saved = {}
-    training.train(config, state, training.load_mnist(config),
-                   lambda s, done: saved.update(training.state_payload(config, s)),
+    state = training.restore_state(config, path)
+    training.train(config, state, training.load_mnist(config), lambda s, done: None,
                    log=lambda line: None, stop_after_passes=1)
-    del command
     training._snapshot(state, 0.0)
     payload = training.state_payload(config, state)
     payload.pop("wall_seconds")
@@ -121,7 +118,7 @@ def run_case(case: str, tmp: Path) -> dict:
 
 
 def cpu_model() -> str:
-    from vae_lib.aevb.results import machine_description
+    from vae_lib.runkit.records import machine_description
 
     return machine_description()["cpu"]
 

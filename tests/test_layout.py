@@ -87,3 +87,63 @@ def test_answer_checker_accepts_close_answers_only(capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("exercise 1: put your number")
     with pytest.raises(ValueError, match="no exercise 'exercise 9'"):
         check("exercise 9", 1.0)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports, at the top or inside functions."""
+    import ast
+
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = ("vae_lib", *path.relative_to(PACKAGE).with_suffix("").parts)
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + [node.module] if node.module else base) if node.level \
+                    else node.module or ""
+                edges |= {t for t in (target, *(f"{target}.{a.name}" for a in node.names))
+                          if t in names}
+            elif isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in names}
+        graph[name] = edges - {name}
+    return graph
+
+
+def test_no_import_circle_even_inside_functions():
+    graph, done, path = _import_graph(), set(), []
+
+    def visit(module):
+        if module in path:
+            raise AssertionError(f"import circle: {' -> '.join(path[path.index(module):])}")
+        if module in done:
+            return
+        path.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+
+
+RUN_LAYER = ("vae_lib.runkit", "vae_lib.runs", "vae_lib.aevb", "vae_lib.iwae")
+COMMANDS = ("vae_lib.commands", "vae_lib.__main__")
+
+
+def _layer(module: str) -> int:
+    if module.startswith(COMMANDS):
+        return 2
+    return 1 if module.startswith(RUN_LAYER) else 0
+
+
+def test_layers_import_downwards_only():
+    """The book's library knows nothing of the run layer, which knows nothing of the commands."""
+    upward = sorted(f"{m} -> {t}" for m, targets in _import_graph().items() for t in targets
+                    if _layer(t) > _layer(m) and m != "vae_lib")
+    assert not upward

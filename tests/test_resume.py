@@ -14,7 +14,8 @@ import torch
 
 import vae_lib
 from vae_lib import aevb
-from vae_lib.cli import main
+from vae_lib.commands import main
+from vae_lib.runkit.state import fit_resumably
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "VAE_DEVICE": "cpu"}
 TRAIN = ["train", "--dataset", "digits", "-n", "2", "--hidden-dim", "16", "--train-size", "300",
@@ -48,7 +49,7 @@ def test_fit_stopped_after_k_epochs_resumes_bit_for_bit(tmp_path):
     settings = {"epochs": 4, "batch_size": 64, "quiet": True, "binarize": True, "seed": 3}
     torch.manual_seed(1)
     straight = vae_lib.MLPVAE(2, 16, (1, 8, 8))
-    fit_all = vae_lib.fit(straight, train, test, checkpoint=tmp_path / "a.pt", **settings)
+    fit_all = fit_resumably(straight, train, test, tmp_path / "a.pt", **settings)
 
     def stop_after_2(record, model):
         if record.epoch == 2:
@@ -56,13 +57,12 @@ def test_fit_stopped_after_k_epochs_resumes_bit_for_bit(tmp_path):
 
     torch.manual_seed(1)
     with pytest.raises(KeyboardInterrupt):
-        vae_lib.fit(vae_lib.MLPVAE(2, 16, (1, 8, 8)), train, test, checkpoint=tmp_path / "b.pt",
-                    on_epoch=stop_after_2, **settings)
+        fit_resumably(vae_lib.MLPVAE(2, 16, (1, 8, 8)), train, test, tmp_path / "b.pt",
+                      on_epoch=stop_after_2, **settings)
     assert len(vae_lib.checkpoint.read_checkpoint(tmp_path / "b.pt")["history"]) == 2
     torch.manual_seed(99)  # another process: other initial weights, another global RNG state
     resumed = vae_lib.MLPVAE(2, 16, (1, 8, 8))
-    history = vae_lib.fit(resumed, train, test, checkpoint=tmp_path / "b.pt", resume=True,
-                          **settings)
+    history = fit_resumably(resumed, train, test, tmp_path / "b.pt", resume=True, **settings)
     assert_same_weights(straight.state_dict(), resumed.state_dict())
     assert history.column("test_loss") == fit_all.column("test_loss")
     assert_same_weights(weights(tmp_path / "a.pt"), weights(tmp_path / "b.pt"))
@@ -70,11 +70,11 @@ def test_fit_stopped_after_k_epochs_resumes_bit_for_bit(tmp_path):
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
     train, test = digits()
-    vae_lib.fit(vae_lib.MLPVAE(2, 16, (1, 8, 8)), train, test, epochs=1, quiet=True,
-                checkpoint=tmp_path / "a.pt")
-    with pytest.raises(ValueError, match=r"other settings \(seed, train\)"):
-        vae_lib.fit(vae_lib.MLPVAE(2, 16, (1, 8, 8)), train[:200], test, epochs=2, seed=1,
-                    quiet=True, checkpoint=tmp_path / "a.pt", resume=True)
+    fit_resumably(vae_lib.MLPVAE(2, 16, (1, 8, 8)), train, test, tmp_path / "a.pt", epochs=1,
+                  quiet=True)
+    with pytest.raises(ValueError, match=r"other settings \(seed 0 vs 1, train '\w+' vs '\w+'\)"):
+        fit_resumably(vae_lib.MLPVAE(2, 16, (1, 8, 8)), train[:200], test, tmp_path / "a.pt",
+                      epochs=2, seed=1, quiet=True, resume=True)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -114,7 +114,7 @@ def test_ctrl_c_saves_the_finished_epochs_and_resume_finishes_the_same_run(tmp_p
 
 def test_train_resumes_in_process_after_an_interrupt(tmp_path, monkeypatch, capsys):
     assert main([*TRAIN, "-e", "3", "--out", str(tmp_path / "straight")]) == 0
-    from vae_lib import train_command
+    from vae_lib.commands import train as train_command
 
     save = train_command._save_reconstructions
 
@@ -146,7 +146,7 @@ def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(vae_lib.runs, "fit", interrupted)
+    monkeypatch.setattr(vae_lib.train, "fit", interrupted)
     assert main([*TRAIN, "-e", "3", "--out", str(tmp_path / "run")]) == 130
     err = capsys.readouterr().err
     assert err == "vae_lib: interrupted; no epoch had finished; nothing was saved\n"

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import vae_lib
+from vae_lib.runkit.state import fit_resumably
 
 
 def test_short_mnist_run_lowers_the_test_loss(mnist):
@@ -33,7 +34,7 @@ def test_seeded_runs_repeat_exactly_on_the_cpu():
 def test_checkpoint_is_written_each_epoch_and_loads(tmp_path):
     data = vae_lib.load_dataset("digits", "train").images
     model = vae_lib.MLPVAE(latent_dim=2, hidden_dim=16, image_shape=(1, 8, 8))
-    vae_lib.fit(model, data, data[:50], epochs=1, quiet=True, checkpoint=tmp_path / "m.pt")
+    fit_resumably(model, data, data[:50], tmp_path / "m.pt", epochs=1, quiet=True)
     loaded, extras = vae_lib.load_checkpoint(tmp_path / "m.pt")
     assert extras["history"][0]["epoch"] == 1
     torch.testing.assert_close(loaded.to_mu.weight, model.to_mu.weight.cpu())

@@ -6,23 +6,23 @@ objectives   gaussian_kl, likelihoods, elbo, log_weights, iwae_bound
 data         load_dataset (mnist, fashion-mnist, frey, digits)
 baselines    no-latent yardsticks with exact log-likelihoods: per-pixel Gaussian, PPCA
 device       pick_device, model_device, torch_threads: where tensors live, how many threads
-train        fit (any model with an objective), evaluate
+train        fit (any model with an objective), evaluate: the loop chapter 8 walks through
 losses       training losses for fit: sum vs mean, KL warm-up, free bits (chapters 14-15)
 code_use     is the code used? information per latent unit, the wrong-code test (chapter 15)
 evaluation   the evaluation protocol: seeded random subsets, mean ± SE, paired differences
 schedules    linear_warmup
-run_state    a training run's state between epochs: what fit(checkpoint=, resume=) saves and reads
-checks       the boundary checks: pixels in [0, 1], finite values, beta, counts
+checks       the boundary checks: pixels in [0, 1], finite values, beta, counts, divergence
+files        atomic writes and the one CSV format of every result file
+checkpoint   save_checkpoint, load_checkpoint (weights only, versioned, sha256)
 runs         choose / is_quick (quick vs full), cached_model, cached_vae: the runs chapters share
-checkpoint   save_checkpoint, load_checkpoint (atomic writes, weights only, versioned, sha256)
 explore      latent maths: interpolation, grids, traversals, posterior means, active units
 plots        figures (loads matplotlib)           derivation  sympy-checked steps (loads sympy)
 display      HTML tables, inline GIFs, the static explorer    widgets  the live ipywidgets explorer
 exercises    answer_checker: the self-checks of the chapters' exercises
 aevb         Kingma & Welling's Figure 2 experiment (`python -m vae_lib aevb`)
 iwae         Burda et al.'s Table 1 recipe, one stochastic layer (`python -m vae_lib iwae`)
-cli          `python -m vae_lib train | aevb | iwae`: flags, the --out policy, one-line errors
-train_command  `python -m vae_lib train`: the run and the folder it writes (resumable)
+runkit       the run layer: --out policy, resumable state, manifests (every command shares it)
+commands     `python -m vae_lib train | aevb | iwae`: parse, config, run; one-line errors
 
 `import vae_lib` loads torch only: each name below is imported from its module on first use, so
 plotting, sympy and ipywidgets load when a chapter first needs them.
@@ -55,15 +55,14 @@ _EXPORTS = {
               "plot_reconstructions"],
     "runs": ["TrainedVAE", "cached_model", "cached_vae", "choose", "committed_results", "is_quick",
              "train_vae"],
-    "train": ["EpochRecord", "History", "evaluate", "fit"],
+    "train": ["EpochRecord", "FitState", "History", "evaluate", "fit", "new_fit_state"],
     "widgets": ["LatentExplorer"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"aevb", "baselines", "checkpoint", "checks", "cli", "code_use", "config", "data",
-               "derivation", "device", "display", "downloads", "evaluation", "exercises",
-               "explore", "iwae", "losses", "models",
-               "objectives", "plots", "run_state", "runs", "schedules", "train", "train_command",
-               "widgets"}
+_SUBMODULES = {"aevb", "baselines", "checkpoint", "checks", "code_use", "commands", "config",
+               "data", "derivation", "device", "display", "downloads", "evaluation", "exercises",
+               "explore", "files", "iwae", "losses", "models", "objectives", "plots", "runkit",
+               "runs", "schedules", "train", "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 

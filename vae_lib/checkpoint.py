@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,58 +17,12 @@ import torch
 from torch import nn
 
 from .device import pick_device
+from .files import atomic_write_bytes
 from .models import build_model
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated, or not one of ours (the run cache, chapter 8)."""
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to a temp file beside `path`, then rename it over `path`.
-
-    Every file the library writes goes through here (`python -m vae_lib`, `book/12_aevb.ipynb`).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_parts(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-STALE_SECONDS = 3600  # a temp file this old beside its target was left by a killed writer
-
-
-def _remove_stale_parts(path: Path) -> None:
-    """Delete the temp files a kill -9 left beside `path` (never a live writer's: too old)."""
-    import time
-
-    for part in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
-            if time.time() - part.stat().st_mtime > STALE_SECONDS:
-                part.unlink()
-        except OSError:
-            pass
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """`atomic_write_bytes` for UTF-8 text (the CSV files and manifests of chapter 12)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 FORMAT = "vae-book/2"  # bump when the payload changes; other versions are refused, not guessed

@@ -3,20 +3,43 @@
 A VAE fed grey values in 0-255, a NaN, or a negative beta does not crash: it returns a plausible
 wrong number (a "loss" of -6632). These checks turn such input into a one-line `ValueError`
 that says what was expected and what came instead (`book/08_training.ipynb`). Each costs one
-pass over the tensor, so `fit` runs them once on the whole data set, not per minibatch.
+pass over the tensor and, on a GPU, a wait for its answer, so data is checked once where it
+enters (`fit`, `evaluate`, the public objectives) and the loops after that run inside
+`inputs_checked()`, where the models' own checks of pixel values are skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from numbers import Integral, Real
 
 import torch
 from torch import Tensor
 
+_CHECKED = contextvars.ContextVar("vae_lib_inputs_checked", default=False)
+
+
+@contextlib.contextmanager
+def inputs_checked() -> Iterator[None]:
+    """Inside the block, data has been checked already: value checks are skipped (chapter 8).
+
+    `fit` checks the whole training set once, then trains inside this block, so no minibatch
+    pays for a min/max pass or a host sync. Shapes are still checked (they cost nothing).
+    """
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
 
 def check_finite(t: Tensor, what: str) -> Tensor:
     """`t` unchanged, or a ValueError if it holds NaN or infinite values (chapter 8)."""
+    if _CHECKED.get():
+        return t
     if t.numel() and not bool(torch.isfinite(t).all()):
         bad = "NaN" if bool(torch.isnan(t).any()) else "infinite"
         raise ValueError(f"{what} contains {bad} values")
@@ -31,7 +54,7 @@ def check_pixels(x: Tensor, what: str = "images") -> Tensor:
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{what} must be a tensor, got {type(x).__name__}")
-    if x.numel() == 0:
+    if x.numel() == 0 or _CHECKED.get():
         return x
     lo, hi = (v.item() for v in torch.aminmax(x.detach().float()))
     if math.isnan(lo) or math.isnan(hi):
@@ -72,3 +95,14 @@ def check_learning_rate(lr: float) -> float:
     if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < math.inf:
         raise ValueError(f"learning rate must be a finite number > 0, got {lr!r}")
     return float(lr)
+
+
+def check_finite_loss(loss: Tensor, where: str) -> None:
+    """The one divergence guard of every training loop: a loss that is no longer finite ends
+    the run with one line (chapter 8's `fit`, chapter 12's curves, chapter 13's schedule).
+
+    Called once per epoch or evaluation point on a loss summed on the device, not per step.
+    """
+    if not bool(torch.isfinite(loss).all()):
+        raise FloatingPointError(f"training diverged: the loss became {float(loss.sum())}"
+                                 f" {where}; try a smaller learning rate")

@@ -29,6 +29,7 @@ FREY_TEST_SIZE = 200  # Frey Face ships as one video of 1965 frames; 200 of them
 # video, each with FREY_GUARD frames on either side dropped from training (see `frey_split`).
 FREY_BLOCKS, FREY_BLOCK, FREY_GUARD = 10, 20, 10
 FREY_SPLITS = ("blocks", "tail")
+FREY_SPLIT = "blocks"  # the default: held-out blocks spread over the video (chapter 12)
 FREY_URL = "https://cs.nyu.edu/~roweis/data/frey_rawface.mat"
 DIGITS_TEST_SIZE = 297  # scikit-learn's 1797 digits: 1500 to train on, 297 to test.
 
@@ -83,7 +84,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def load_dataset(
     name: str, split: str = "train", root: str | os.PathLike | None = None, size: int | None = None,
-    frey_split: str = "blocks",
+    frey_split: str = FREY_SPLIT,
 ) -> ImageData:
     """Load a data set split as tensors; `size` resizes square images (32 for the conv VAE).
 

@@ -63,6 +63,18 @@ def usable_device(device: str | torch.device, what: str) -> torch.device:
         raise ValueError(f"{what}: {device!r} is not a torch device ({err})") from None
 
 
+def training_device(device: str | torch.device | None = None) -> torch.device:
+    """Where `fit` trains: `device` checked (`usable_device`), else `pick_device()`; and the
+    thread policy applied once per process (`use_usable_threads`). `book/08_training.ipynb`."""
+    use_usable_threads()
+    return usable_device(device, "fit") if device is not None else pick_device()
+
+
+def accumulator_dtype(device: torch.device) -> torch.dtype:
+    """float64 for sums of losses over an epoch; mps has no float64 (chapter 8)."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def model_device(model: nn.Module) -> torch.device:
     """The device a model's parameters (or, lacking any, its buffers) sit on.
 

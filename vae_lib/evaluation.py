@@ -17,7 +17,9 @@ Explained in `book/12_aevb.ipynb` (the subsets) and `book/13_log_likelihood.ipyn
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -26,6 +28,23 @@ from torch import Tensor
 from .checks import check_count
 
 SUBSET_SEED = 0  # one draw for the whole book: every chapter's subset of a split is the same
+
+
+@contextlib.contextmanager
+def separate_noise(device: torch.device | str = "cpu", seed: int | None = None) -> Iterator[None]:
+    """Draw the block's random numbers from a copy of the global generator (seeded with `seed`
+    if given), then put the training stream back as it was.
+
+    The one way evaluation noise is kept off a training run's generator: `fit` evaluates and
+    calls its epoch hook inside it, chapter 13's L_5000 draws its fixed noise inside it, so a
+    run's training noise depends only on its seed and its steps, never on how often it was
+    evaluated or stopped (`book/08_training.ipynb`).
+    """
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
 
 
 class Estimate(NamedTuple):

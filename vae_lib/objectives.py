@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .checks import check_beta, check_count, check_finite, check_pixels
+from .checks import check_beta, check_count, check_finite, check_pixels, inputs_checked
 
 LOG_2PI = math.log(2 * math.pi)
 MAX_SAMPLES = 10**6  # importance samples per image: L_5000 is the book's largest, 1e12 never ends
@@ -121,25 +121,34 @@ def elbo(
     return ELBO(recon - beta * kl, recon, kl)
 
 
+def sampled_log_weights(model: torch.nn.Module, x: Tensor, mu: Tensor, logvar: Tensor,
+                        k: int) -> Tensor:
+    """log p(x, z_k) - log q(z_k | x) for k fresh draws z_k ~ N(mu, exp(logvar)): shape (k, n).
+
+    The one place importance weights are drawn, with gradients when they are on: chapter 13's
+    training objective L_k and its evaluation (`log_weights`) both call it.
+    """
+    eps = torch.randn((k, *mu.shape), device=mu.device, dtype=mu.dtype)
+    z = mu + (0.5 * logvar).exp() * eps  # (k, batch, latent)
+    x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * x.shape[0], *x.shape[1:])
+    log_px_z = model.log_likelihood(x_rep, z.reshape(-1, z.shape[-1])).view(k, -1)
+    return log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar)
+
+
 @torch.no_grad()
 def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> Tensor:
     """log p(x, z_k) - log q(z_k | x) for k draws z_k ~ q(z | x) per image: shape (k, n).
 
     The importance weights of `book/13_log_likelihood.ipynb`; every bound L_K is a log-mean-exp
-    over blocks of them. Samples are drawn in chunks of `chunk` to bound memory.
+    over blocks of them. Samples are drawn in chunks of `chunk` to bound memory; the images are
+    checked once, by the encoder, not again for every chunk.
     """
     check_count("k", k, high=MAX_SAMPLES)
     check_count("chunk", chunk, high=MAX_SAMPLES)
     mu, logvar = model.encode(x)
-    out = []
-    for start in range(0, k, chunk):
-        n = min(chunk, k - start)
-        eps = torch.randn((n, *mu.shape), device=mu.device, dtype=mu.dtype)
-        z = mu + (0.5 * logvar).exp() * eps  # (n, batch, latent)
-        x_rep = x.unsqueeze(0).expand(n, *x.shape).reshape(n * x.shape[0], *x.shape[1:])
-        log_px_z = model.log_likelihood(x_rep, z.reshape(-1, z.shape[-1])).view(n, -1)
-        out.append(log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar))
-    return torch.cat(out, dim=0)
+    with inputs_checked():
+        return torch.cat([sampled_log_weights(model, x, mu, logvar, min(chunk, k - start))
+                          for start in range(0, k, chunk)], dim=0)
 
 
 @torch.no_grad()

@@ -136,8 +136,8 @@ def grid_to_pil(images: Tensor, ncols: int = 10, scale: int = 2):
 
 def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
     """Write PIL frames as a looping GIF, atomically: the file form of chapter 9's animation."""
-    from .checkpoint import atomic_write_bytes
     from .display.html import gif_bytes
+    from .files import atomic_write_bytes
 
     atomic_write_bytes(path, gif_bytes(frames, seconds_per_frame))
 
@@ -146,7 +146,7 @@ def save_figure(fig: Figure, path, dpi: int = 100) -> None:
     """Save a matplotlib figure as PNG, atomically (`python -m vae_lib train`, chapter 8)."""
     import io
 
-    from .checkpoint import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")

@@ -16,7 +16,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +28,8 @@ from .data import load_dataset, resize
 from .device import model_device, pick_device
 from .evaluation import random_subset
 from .models import build_model, check_model_size
+from .runkit.code import code_version
+from .runkit.state import fit_resumably
 from .train import EpochRecord, History, evaluate, fit
 
 T = TypeVar("T")
@@ -49,18 +50,6 @@ def cache_dir() -> Path:
     """Where trained models are kept between chapters."""
     env = os.environ.get("VAE_CACHE_DIR")
     return Path(env) if env else Path.home() / ".cache" / "vae-book" / "models"
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the library's own source: editing `vae_lib` makes every cached model stale."""
-    digest = hashlib.sha1()
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".html", ".js"}:
-            digest.update(path.relative_to(package).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def committed_results(name: str) -> Path:
@@ -214,11 +203,13 @@ def train_vae(
         if on_epoch is not None:
             on_epoch(epoch, net)
 
-    history = fit(
-        net, train_x, test_x, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-        beta=config.beta, binarize=config.binarize, seed=config.seed, quiet=quiet,
-        on_epoch=record, checkpoint=checkpoint, resume=resume,
-    )
+    settings = {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+                "beta": config.beta, "binarize": config.binarize, "seed": config.seed,
+                "quiet": quiet, "on_epoch": record}
+    if checkpoint is None:
+        history = fit(net, train_x, test_x, **settings)
+    else:  # the command line's run: its state saved after every epoch (`vae_lib.runkit`)
+        history = fit_resumably(net, train_x, test_x, checkpoint, resume, **settings)
     extras: dict[str, Any] = {"history": history.as_dicts(), "train_terms": train_terms}
     if originals is not None:
         extras["originals"] = originals

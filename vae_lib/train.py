@@ -10,19 +10,17 @@ the VAEs and the plain `Autoencoder` of `book/02_autoencoders.ipynb` alike.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .checks import check_beta, check_count, check_learning_rate, check_pixels
-from .device import model_device, pick_device, usable_device, use_usable_threads
-from .run_state import check_new_run, data_fingerprint, load_run, save_run, side_rng
+from .checks import check_beta, check_count, check_learning_rate, check_pixels, inputs_checked
+from .device import accumulator_dtype, model_device, training_device
+from .evaluation import separate_noise
 
 LossFn = Callable[[nn.Module, Tensor, int], Tensor]
 
@@ -100,14 +98,15 @@ def evaluate(
     device = model_device(model)
     was_training = model.training
     model.eval()
-    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    for start in range(0, images.shape[0], batch_size):
-        x = images[start : start + batch_size].to(device, non_blocking=True)
-        terms = model.objective(_binarize(x) if binarize else x, beta)
-        totals["loss"] -= terms.total.sum().item()
-        totals["recon"] -= terms.recon.sum().item()
-        totals["kl"] += terms.kl.sum().item()
+    sums = torch.zeros(3, dtype=accumulator_dtype(device), device=device)  # where the model is
+    with inputs_checked():
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start : start + batch_size].to(device, non_blocking=True)
+            terms = model.objective(_binarize(x) if binarize else x, beta)
+            terms_sum = [-terms.total.sum(), -terms.recon.sum(), terms.kl.sum()]
+            sums += torch.stack(terms_sum).to(sums.dtype)
     model.train(was_training)
+    totals = dict(zip(("loss", "recon", "kl"), sums.tolist(), strict=True))
     return {k: v / images.shape[0] for k, v in totals.items()}
 
 
@@ -118,6 +117,25 @@ def negative_elbo(beta: float = 1.0) -> LossFn:
     warm-up, say) fit the same slot. Explained in `book/08_training.ipynb`.
     """
     return lambda model, x, step: -model.objective(x, beta).total.mean()
+
+
+@dataclass
+class FitState:
+    """What `fit` changes besides the weights: the optimizer, the shuffling generator, the
+    history so far. Passing one to `fit` continues where it stands (`book/08_training.ipynb`);
+    the run layer saves and restores it to resume a stopped run bit for bit."""
+
+    optimizer: torch.optim.Optimizer
+    shuffle: torch.Generator
+    history: History = field(default_factory=History)
+
+
+def new_fit_state(model: nn.Module, lr: float = 1e-3, seed: int = 0, optimizer: str = "adam",
+                  weight_decay: float = 0.0) -> FitState:
+    """A fresh state for `model` (already on its device): seeds the global generator, which
+    draws the reparameterization noise, and a second one that only shuffles (chapter 8)."""
+    shuffle = seed_everything(seed)
+    return FitState(_make_optimizer(optimizer, model, lr, weight_decay), shuffle)
 
 
 def fit(
@@ -134,10 +152,9 @@ def fit(
     weight_decay: float = 0.0,
     binarize: bool = False,
     quiet: bool = False,
-    checkpoint: str | os.PathLike | None = None,
     on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
     loss_fn: LossFn | None = None,
-    resume: bool = False,
+    state: FitState | None = None,
 ) -> History:
     """Train a model by minimising its negative (beta-weighted) ELBO on minibatches.
 
@@ -145,11 +162,10 @@ def fit(
     and the test loss with its reconstruction and KL terms, in nats per image. The model is
     trained and left on `device` (`pick_device()` unless given). Runs with the same seed repeat
     exactly on the CPU at a fixed thread count. `on_epoch(record, model)` is called after each
-    epoch (to save reconstructions, say); `loss_fn` replaces the training loss (see
-    `negative_elbo`). With `checkpoint`, the run's whole state is rewritten atomically after each
-    epoch (`vae_lib.run_state`); an existing file is refused unless `resume=True`, which
-    continues that run bit for bit. A loss or weights that stop being finite raise
-    FloatingPointError, and nothing of that epoch is saved. Explained in `book/08_training.ipynb`.
+    epoch (to save reconstructions, or the run's state); `loss_fn` replaces the training loss
+    (see `negative_elbo`); `state` continues a run from where it stands (`new_fit_state`; the
+    seed and optimizer settings are then its own). A loss or weights that stop being finite
+    raise FloatingPointError at the end of the epoch. Explained in `book/08_training.ipynb`.
     """
     check_count("epochs", epochs, low=0)
     check_count("batch_size", batch_size)
@@ -158,84 +174,69 @@ def fit(
     if not callable(getattr(model, "objective", None)):
         raise TypeError("fit needs a model with an objective(x, beta) method, like the book's")
     train_x, test_x = _as_images(train, "train"), _as_images(test, "test")
-    check_new_run(checkpoint, resume)
-    device = usable_device(device, "fit") if device is not None else pick_device()
-    use_usable_threads()
-    generator = seed_everything(seed)
+    device = training_device(device)
     model.to(device).train()
     train_x = train_x.to(device)
-    opt = _make_optimizer(optimizer, model, lr, weight_decay)
-    settings = {"batch_size": batch_size, "lr": lr, "beta": beta, "seed": seed,
-                "optimizer": optimizer, "weight_decay": weight_decay, "binarize": binarize,
-                "train": data_fingerprint(train_x), "test": data_fingerprint(test_x)}
-    history = History()
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        rows = load_run(checkpoint, model, opt, generator, device, settings)
-        history.extend(EpochRecord(**row) for row in rows)
-    loss_fn = loss_fn or negative_elbo(beta)
+    state = state or new_fit_state(model, lr, seed, optimizer, weight_decay)
+    history, loss_fn = state.history, loss_fn or negative_elbo(beta)
     steps = math.ceil(train_x.shape[0] / batch_size) * len(history)
     for epoch in range(len(history) + 1, epochs + 1):
         started = time.perf_counter()
-        desc = f"epoch {epoch}/{epochs}"
 
         def batch_loss(x: Tensor, step: int, first: int = steps) -> Tensor:
             return loss_fn(model, _binarize(x) if binarize else x, first + step)
 
-        train_loss, n_steps = _train_epoch(opt, train_x, batch_size, generator, batch_loss, desc,
-                                           quiet)
-        steps += n_steps
-        with side_rng(device):
+        with inputs_checked():  # checked once above, not again in every minibatch
+            train_loss = _train_epoch(state, train_x, batch_size, batch_loss,
+                                      f"epoch {epoch}/{epochs}", quiet)
+        steps += math.ceil(train_x.shape[0] / batch_size)
+        with separate_noise(device):
             test_terms = evaluate(model, test_x, beta=beta, binarize=binarize)
         record = EpochRecord(epoch, train_loss, test_terms["loss"], test_terms["recon"],
                              test_terms["kl"], time.perf_counter() - started)
-        _check_diverged(model, record)
+        check_diverged(model, record)
         history.append(record)
         if not quiet:
             tqdm.write(
                 f"epoch {epoch}: train {record.train_loss:.2f}  test {record.test_loss:.2f}"
                 f" (recon {record.test_recon:.2f}, KL {record.test_kl:.2f}) nats/image"
             )
-        if checkpoint is not None:
-            save_run(checkpoint, model, opt, generator, device, history.as_dicts(), settings)
         if on_epoch is not None:
-            with side_rng(device):
+            with separate_noise(device):
                 on_epoch(record, model)
     model.eval()
     return history
 
 
-def _check_diverged(model: nn.Module, record: EpochRecord) -> None:
-    """Stop a run whose weights or test loss stopped being finite; it is not saved."""
+def check_diverged(model: nn.Module, record: EpochRecord) -> None:
+    """Stop a run whose weights or losses stopped being finite, once per epoch (chapter 8)."""
     finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
     if not (finite and math.isfinite(record.test_loss) and math.isfinite(record.train_loss)):
-        raise FloatingPointError(f"training diverged in epoch {record.epoch} (test loss"
-                                 f" {record.test_loss}); try a smaller learning rate")
+        bad = record.train_loss if not math.isfinite(record.train_loss) else record.test_loss
+        raise FloatingPointError(f"training diverged in epoch {record.epoch}: the loss became"
+                                 f" {bad}; try a smaller learning rate")
 
 
 def _train_epoch(
-    opt: torch.optim.Optimizer,
+    state: FitState,
     train_x: Tensor,
     batch_size: int,
-    generator: torch.Generator,
     batch_loss: Callable[[Tensor, int], Tensor],
     desc: str,
     quiet: bool,
-) -> tuple[float, int]:
-    """One pass over a reshuffled on-device tensor; returns (mean loss per image, steps).
+) -> float:
+    """One pass over a reshuffled on-device tensor; returns the mean loss per image.
 
-    Slicing minibatches out of one tensor is what makes it faster than a DataLoader.
+    Slicing minibatches out of one tensor is what makes it faster than a DataLoader. The loss
+    is summed on the device: asking for its value every step would make a GPU wait each time.
     """
-    n = train_x.shape[0]
-    order = torch.randperm(n, generator=generator).to(train_x.device)
-    running = 0.0
-    n_steps = math.ceil(n / batch_size)
-    bar = tqdm(range(n_steps), desc=desc, disable=quiet, leave=False)
+    n, opt = train_x.shape[0], state.optimizer
+    order = torch.randperm(n, generator=state.shuffle).to(train_x.device)
+    running = torch.zeros((), dtype=accumulator_dtype(train_x.device), device=train_x.device)
+    bar = tqdm(range(math.ceil(n / batch_size)), desc=desc, disable=quiet, leave=False)
     for step in bar:
         x = train_x[order[step * batch_size : (step + 1) * batch_size]]
         loss = batch_loss(x, step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training diverged: the loss became {loss.item()} at"
-                                     f" {desc}, step {step}; try a smaller learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         try:
@@ -243,10 +244,10 @@ def _train_epoch(
         except RuntimeError as err:  # a step too large for float32 (lr 1e300, say)
             raise FloatingPointError(f"training diverged at {desc}, step {step}: {err};"
                                      " try a smaller learning rate") from None
-        running += loss.item() * x.shape[0]
-        if step % 50 == 0:
+        running += loss.detach().to(running.dtype) * x.shape[0]
+        if not quiet and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.1f}")
-    return running / n, n_steps
+    return float(running) / n
 
 
 def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float):

@@ -3,12 +3,12 @@
 `book/12_aevb.ipynb` explains it; `python -m vae_lib aevb ...` runs it.
 
 config      AEVBConfig: every setting of a run, the paper's architectures (PAPER)
-experiment  the paper's model and initialisation, training and evaluating one curve
-results     the results folder: curve CSVs, prior samples, the manifest (writer and reader)
-plot        Figure 2
-training    the resumable training loop (AEVB or wake-sleep), checkpointed at every point
+experiment  the paper's model and initialisation, the data, evaluating the bound
+training    one curve: the resumable loop (AEVB or wake-sleep), checkpointed at every point
 wake_sleep  the wake-sleep baseline of Figure 2 (Hinton et al. 1995)
-runner      the command line's run over every latent size, resuming stopped curves
+results     the results folder: curve CSVs, prior samples, the manifest (writer and reader)
+figure      every curve of a config into a results folder, resuming stopped curves
+plot        Figure 2
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from .experiment import (
     lower_bound,
     paper_init_,
     paper_model,
-    run,
 )
+from .figure import train_figure
 from .plot import plot_curves, plot_figure
 from .results import load_figure, load_results, read_bounds, read_curve
-from .runner import command
-from .training import train_curve
+from .training import one_curve, train_curve
 
 
 def cached_run(config: AEVBConfig, latent_dim: int) -> tuple[nn.Module, dict[str, Any]]:
@@ -44,7 +43,7 @@ def cached_run(config: AEVBConfig, latent_dim: int) -> tuple[nn.Module, dict[str
 
     def train() -> tuple[nn.Module, dict[str, Any]]:
         data = load_data(config)
-        model, curve = run(config, latent_dim, points=[config.samples], data=data)
+        model, curve = one_curve(config, latent_dim, points=[config.samples], data=data)
         sizes = {"eval_train": len(data.eval_train), "eval_test": len(data.eval_test)}
         return model, {"final": asdict(curve[-1]), **sizes}
 
@@ -53,8 +52,8 @@ def cached_run(config: AEVBConfig, latent_dim: int) -> tuple[nn.Module, dict[str
 
 
 __all__ = [
-    "BATCH_SIZE", "INIT_STD", "PAPER", "AEVBConfig", "CurvePoint", "Data", "cached_run", "command",
+    "BATCH_SIZE", "INIT_STD", "PAPER", "AEVBConfig", "CurvePoint", "Data", "cached_run",
     "config_from_manifest", "evaluation_points", "load_data", "load_results", "lower_bound",
-    "load_figure", "paper_init_", "paper_model", "plot_curves", "plot_figure", "read_bounds",
-    "read_curve", "run", "train_curve",
+    "load_figure", "one_curve", "paper_init_", "paper_model", "plot_curves", "plot_figure",
+    "read_bounds", "read_curve", "train_curve", "train_figure",
 ]

@@ -110,8 +110,8 @@ class AEVBConfig:
                 "image_shape": list(setup.image_shape), "activation": "tanh",
                 "likelihood": setup.likelihood}
 
-    def command(self, out: str) -> str:
-        """The full command that reproduces this run, every setting spelled out."""
+    def command_line(self, out: str) -> str:
+        """The command line that reproduces this run, every setting spelled out (chapter 12)."""
         full = AEVBConfig(**{**asdict(self), "latent_dims": self.sizes})
         return f"{command_line('python -m vae_lib aevb', full)} --out {shlex.quote(str(out))}"
 

@@ -10,14 +10,11 @@ evaluation point, so the curves are not jagged by Monte Carlo error). Explained 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..device import pick_device, torch_threads
 from ..models import MLPVAE, build_model
 from ..objectives import elbo
 from .config import BATCH_SIZE, AEVBConfig
@@ -131,34 +128,3 @@ def load_data(config: AEVBConfig) -> Data:
         return Data(train, train[: config.eval_train].clone(), test[: config.eval_test].clone())
     return Data(train, random_subset(train, config.eval_train),
                 random_subset(test, config.eval_test))
-
-
-def run(
-    config: AEVBConfig,
-    latent_dim: int,
-    points: Sequence[int] | None = None,
-    data: Data | None = None,
-    on_point: Callable[[list[CurvePoint]], None] | None = None,
-    resume: dict[str, Any] | None = None,
-    on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
-    model: MLPVAE | None = None,
-) -> tuple[MLPVAE, list[CurvePoint]]:
-    """One curve of Figure 2: build the paper's model, train it, return (model, curve).
-
-    This is what the command runs for each latent size and what the chapter reruns for its
-    consistency check (with a prefix of the points), so both use exactly the same settings.
-    Training runs on the CPU with `config.threads` threads, which makes it repeat bit for bit;
-    the model is returned on `pick_device()`, like every model the library returns.
-    `config.method` picks AEVB or wake-sleep; `resume` (a checkpoint's state, with `model`
-    holding its weights) continues a stopped curve (`vae_lib.aevb.training.train_curve`).
-    """
-    from .training import train_curve
-
-    data = data if data is not None else load_data(config)
-    points = points if points is not None else evaluation_points(config)
-    with torch_threads(config.threads):
-        model = model if model is not None else paper_model(config, latent_dim)
-        curve = train_curve(model, data, points, config.lr, config.seed, on_point=on_point,
-                            method=config.method, resume=resume, on_checkpoint=on_checkpoint,
-                            sleep_fantasies=config.sleep_fantasies)
-    return model.to(pick_device()), curve

@@ -6,19 +6,17 @@ interrupted run leaves valid partial curves. Read by `book/12_aevb.ipynb`.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text, csv_text
 from .experiment import CurvePoint
 
 CSV_COLUMNS = ("samples_seen", "train_bound", "test_bound", "wall_seconds")
@@ -50,15 +48,10 @@ def manifest_path(folder: str | os.PathLike, dataset: str, method: str = "aevb")
 
 def curve_csv(curve: Sequence[CurvePoint]) -> str:
     """A curve as CSV text with the columns of `CSV_COLUMNS` (and `SE_COLUMNS` when known)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     with_se = bool(curve) and all(p.train_se is not None for p in curve)
-    writer.writerow(CSV_COLUMNS + (SE_COLUMNS if with_se else ()))
-    for p in curve:
-        row = [p.samples_seen, f"{p.train_bound:.4f}", f"{p.test_bound:.4f}",
-               f"{p.wall_seconds:.2f}"]
-        writer.writerow(row + ([f"{p.train_se:.4f}", f"{p.test_se:.4f}"] if with_se else []))
-    return out.getvalue()
+    rows = ([p.samples_seen, f"{p.train_bound:.4f}", f"{p.test_bound:.4f}", f"{p.wall_seconds:.2f}",
+             *([f"{p.train_se:.4f}", f"{p.test_se:.4f}"] if with_se else [])] for p in curve)
+    return csv_text(CSV_COLUMNS + (SE_COLUMNS if with_se else ()), rows)
 
 
 def write_curve(path: str | os.PathLike, curve: Sequence[CurvePoint]) -> None:
@@ -114,8 +107,7 @@ def read_bounds(path: str | os.PathLike) -> dict[str, Any]:
 def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
     """Rewrite a data set's manifest atomically."""
     method = manifest.get("config", {}).get("method", "aevb")
-    atomic_write_text(manifest_path(folder, manifest["dataset"], method),
-                      json.dumps(manifest, indent=2) + "\n")
+    atomic_write_json(manifest_path(folder, manifest["dataset"], method), manifest)
 
 
 def load_results(
@@ -163,23 +155,6 @@ def load_figure(folder: str | os.PathLike) -> dict[tuple[str, str, int], dict[st
                     "bounds": read_bounds(bounds) if bounds and bounds.is_file() else None,
                     "manifest": manifest}
     return found
-
-
-def machine_description() -> dict[str, Any]:
-    """CPU model, core count and library versions, for the provenance of a results folder."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def save_samples(model: torch.nn.Module, path: str | os.PathLike, n: int = 100,

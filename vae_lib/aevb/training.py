@@ -17,9 +17,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..checks import check_finite_loss, check_pixels, inputs_checked
+from ..device import pick_device, torch_threads
 from ..evaluation import mean_se
-from .config import BATCH_SIZE
-from .experiment import CurvePoint, Data, bounds_per_image
+from ..models import MLPVAE
+from .config import BATCH_SIZE, AEVBConfig
+from .experiment import (
+    CurvePoint,
+    Data,
+    bounds_per_image,
+    evaluation_points,
+    load_data,
+    paper_model,
+)
 from .wake_sleep import AEVBStep, WakeSleep
 
 
@@ -48,6 +58,7 @@ def train_curve(
     points = sorted(set(int(p) for p in points))
     if not points or points[0] < 1:
         raise ValueError("points must be positive sample counts")
+    check_pixels(data.train, "training images")  # once: the steps below trust them
     n = data.train.shape[0]
     learner = (WakeSleep(model, lr, 1.0 / n, sleep_fantasies) if method == "wake-sleep"
                else AEVBStep(model, lr, 1.0 / n))
@@ -66,18 +77,19 @@ def train_curve(
     model.train()
     started = time.perf_counter()
     targets = [p for p in points if p > seen]
+    since_point = torch.zeros(())  # the losses since the last point, checked there
     while targets:
         if position >= n:
             order, position = torch.randperm(n, generator=shuffle), 0
         x = data.train[order[position : position + batch_size]]
         position += batch_size
-        try:
-            learner.step(x)
-        except FloatingPointError as err:
-            raise FloatingPointError(f"{err} (after {seen} samples)") from None
+        with inputs_checked():  # the data set was checked when it was loaded
+            since_point += learner.step(x)
         seen += x.shape[0]
         if seen < targets[0]:
             continue
+        check_finite_loss(since_point, f"(after {seen} samples)")
+        since_point.zero_()
         targets.pop(0)
         elapsed = wall + time.perf_counter() - started
         train_b = mean_se(bounds_per_image(model, data.eval_train, seed + 1))
@@ -93,3 +105,32 @@ def train_curve(
             on_point(curve)
     model.eval()
     return curve
+
+
+def one_curve(
+    config: AEVBConfig,
+    latent_dim: int,
+    points: Sequence[int] | None = None,
+    data: Data | None = None,
+    on_point: Callable[[list[CurvePoint]], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    model: MLPVAE | None = None,
+) -> tuple[MLPVAE, list[CurvePoint]]:
+    """One curve of Figure 2: build the paper's model, train it, return (model, curve).
+
+    This is what the command runs for each latent size and what the chapter reruns for its
+    consistency check (with a prefix of the points), so both use exactly the same settings.
+    Training runs on the CPU with `config.threads` threads, which makes it repeat bit for bit;
+    the model is returned on `pick_device()`, like every model the library returns.
+    `config.method` picks AEVB or wake-sleep; `resume` (a checkpoint's state, with `model`
+    holding its weights) continues a stopped curve (`train_curve`).
+    """
+    data = data if data is not None else load_data(config)
+    points = points if points is not None else evaluation_points(config)
+    with torch_threads(config.threads):
+        model = model if model is not None else paper_model(config, latent_dim)
+        curve = train_curve(model, data, points, config.lr, config.seed, on_point=on_point,
+                            method=config.method, resume=resume, on_checkpoint=on_checkpoint,
+                            sleep_fantasies=config.sleep_fantasies)
+    return model.to(pick_device()), curve

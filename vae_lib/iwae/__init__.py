@@ -5,7 +5,7 @@ runs it.
 
 config    IWAEConfig: the recipe's settings (schedule, minibatch, k, evaluation)
 training  the objective L_k, the staged Adam schedule, resumable checkpoints, test NLL as L_5000
-command   the command line: train (resumable) and eval (L_K of a checkpoint)
+table     the run into a results folder: checkpoints, the stage table, the manifest
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ class IWAEConfig:
         return {"kind": "deep", "latent_dim": 50, "hidden_dims": [200, 200],
                 "image_shape": [1, 28, 28], "activation": "tanh"}
 
-    def command(self, out: str) -> str:
-        """The command that reproduces this run, every setting spelled out."""
+    def command_line(self, out: str) -> str:
+        """The command line that reproduces this run, every setting spelled out (chapter 13)."""
         return f"{command_line('python -m vae_lib iwae train', self)} --out {shlex.quote(str(out))}"
 
 

@@ -13,15 +13,18 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_finite_loss, inputs_checked
 from ..device import torch_threads
-from ..evaluation import describe_subset, mean_se, random_subset
+from ..evaluation import describe_subset, mean_se, random_subset, separate_noise
 from ..models import build_model
-from ..objectives import diagonal_normal_log_prob, iwae_bound, standard_normal_log_prob
+from ..objectives import iwae_bound, sampled_log_weights
+from ..runkit.state import generator_states, read_run, restore_generators
 from .config import ADAM, IWAEConfig, schedule
 
 TEST_BINARIZATION_SEED = 0  # the same binarized test set for every run
@@ -35,11 +38,7 @@ def iwae_objective(model: nn.Module, x: Tensor, k: int) -> Tensor:
     Explained in `book/13_log_likelihood.ipynb`.
     """
     mu, logvar = model.encode(x)
-    z = mu + (0.5 * logvar).exp() * torch.randn((k, *mu.shape), dtype=mu.dtype)
-    x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * x.shape[0], *x.shape[1:])
-    log_px = model.log_likelihood(x_rep, z.reshape(-1, mu.shape[1])).view(k, -1)
-    log_w = log_px + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar)
-    return torch.logsumexp(log_w, dim=0) - math.log(k)
+    return torch.logsumexp(sampled_log_weights(model, x, mu, logvar, k), dim=0) - math.log(k)
 
 
 @torch.no_grad()
@@ -50,8 +49,7 @@ def nll_per_image(model: nn.Module, images: Tensor, k: int = 5000, seed: int = E
     was_training = model.training
     model.eval()
     out = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with separate_noise("cpu", seed):
         for start in range(0, images.shape[0], batch):
             out.append(-iwae_bound(model, images[start : start + batch], k, chunk=250))
     model.train(was_training)
@@ -107,23 +105,26 @@ def new_state(config: IWAEConfig) -> dict[str, Any]:
 
 
 def _epoch(config: IWAEConfig, state: dict[str, Any], train_images: Tensor) -> float:
-    """One pass over the training set in shuffled minibatches; returns the mean L_k."""
+    """One pass over the training set in shuffled minibatches; returns the mean L_k.
+
+    The bound is summed as it goes, not read back every step; a loss that stopped being finite
+    ends the run at the end of the pass (`check_finite_loss`).
+    """
     model, opt = state["model"], state["optimizer"]
-    n, total = train_images.shape[0], 0.0
+    n = train_images.shape[0]
+    total = torch.zeros((), dtype=torch.float64)
     order = torch.randperm(n, generator=state["shuffle"])
-    for start in range(0, n, config.batch_size):
-        x = torch.bernoulli(train_images[order[start : start + config.batch_size]],
-                            generator=state["binarize"])
-        bound = iwae_objective(model, x, config.k)
-        loss = -bound.mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss.item()} in pass"
-                                     f" {state['epochs_total'] + 1}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += bound.sum().item()
-    return total / n
+    with inputs_checked():  # binary draws of checked grey images
+        for start in range(0, n, config.batch_size):
+            x = torch.bernoulli(train_images[order[start : start + config.batch_size]],
+                                generator=state["binarize"])
+            bound = iwae_objective(model, x, config.k)
+            opt.zero_grad(set_to_none=True)
+            (-bound.mean()).backward()
+            opt.step()
+            total += bound.detach().sum().double()
+    check_finite_loss(total, f"in pass {state['epochs_total'] + 1}")
+    return float(total) / n
 
 
 def train(config: IWAEConfig, state: dict[str, Any], data: tuple[Tensor, Tensor],
@@ -183,23 +184,28 @@ def _snapshot(state: dict[str, Any], wall_seconds: float) -> None:
 def state_payload(config: IWAEConfig, state: dict[str, Any]) -> dict[str, Any]:
     """What the resume checkpoint stores besides the weights (plain data and tensors)."""
     return {"iwae_config": asdict(config), "optimizer": state["optimizer"].state_dict(),
-            "rng": {"global": state["rng"], "shuffle": state["shuffle"].get_state(),
-                    "binarize": state["binarize"].get_state()},
+            "rng": {**generator_states(shuffle=state["shuffle"], binarize=state["binarize"]),
+                    "global": state["rng"]},
             "stage": state["stage"], "epoch_in_stage": state["epoch_in_stage"],
             "epochs_total": state["epochs_total"], "rows": state["rows"],
             "last_objective": state.get("last_objective"),
             "wall_seconds": state["saved_wall_seconds"]}
 
 
-def restore_state(config: IWAEConfig, model: nn.Module, extras: dict[str, Any]) -> dict[str, Any]:
-    """The state a resume checkpoint describes, ready for `train` (chapter 13)."""
+RESUMABLE = ("optimizer", "rng", "stage", "epoch_in_stage", "epochs_total", "rows")
+
+
+def restore_state(config: IWAEConfig, path: Path) -> dict[str, Any]:
+    """The state a resume checkpoint holds, checked against `config`, ready for `train`.
+
+    A checkpoint made with other settings is refused (`vae_lib.runkit.state`). Chapter 13.
+    """
     state = new_state(config)
-    state["model"].load_state_dict(model.state_dict())
+    extras = read_run(path, state["model"], "iwae_config", asdict(config), RESUMABLE)
     state["optimizer"].load_state_dict(extras["optimizer"])
-    state["shuffle"].set_state(extras["rng"]["shuffle"])
-    state["binarize"].set_state(extras["rng"]["binarize"])
+    restore_generators(extras["rng"], shuffle=state["shuffle"], binarize=state["binarize"])
     state["rng"] = extras["rng"]["global"]
     for key in ("stage", "epoch_in_stage", "epochs_total", "rows", "last_objective",
                 "wall_seconds"):
-        state[key] = extras[key]
+        state[key] = extras.get(key)
     return state

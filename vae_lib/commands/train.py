@@ -9,13 +9,27 @@ Explained in `book/08_training.ipynb`.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import shlex
 from pathlib import Path
+from typing import Any
+
+from ..runkit.folder import UsageError, output_folder
+from .flags import add_config_arguments, add_output_arguments, config_from_args
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "test_recon", "test_kl")
 CHECKPOINT = "checkpoint.pt"
+
+
+def add_parser(commands: Any) -> None:
+    """The `train` command, its flags made from `VAEConfig` (chapter 8)."""
+    from ..config import VAEConfig
+
+    train = commands.add_parser("train", help="train a VAE and save curves, reconstructions, a GIF")
+    add_config_arguments(train, VAEConfig)
+    add_output_arguments(train, "runs/latest", "continue the run in --out from its last"
+                         " finished epoch (checkpoint.pt), bit for bit")
+    train.set_defaults(handler=train_command)
 
 
 def holds_run(path: Path) -> bool:
@@ -28,10 +42,9 @@ def train_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .cli import UsageError, config_from_args, output_folder
-    from .config import VAEConfig, command_line
-    from .data import load_dataset
-    from .runs import train_vae
+    from ..config import VAEConfig, command_line
+    from ..data import load_dataset
+    from ..runs import train_vae
 
     config = config_from_args(VAEConfig, args)
     out = output_folder(args.out, args.resume, args.into_committed, holds_run)
@@ -62,7 +75,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _epochs_saved(path: Path) -> int:
-    from .checkpoint import CheckpointError, read_checkpoint
+    from ..checkpoint import CheckpointError, read_checkpoint
 
     try:
         return len(read_checkpoint(path).get("history", []))
@@ -81,22 +94,13 @@ def _earlier_frames(out: Path) -> list:
     return frames
 
 
-def _history_csv(history) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
-    for r in history:
-        writer.writerow([r.epoch] + [f"{getattr(r, c):.4f}" for c in HISTORY_COLUMNS[1:]])
-    return out.getvalue()
-
-
 def _save_reconstructions(out: Path, epoch: int, model, fixed, frames: list) -> None:
     """After each epoch: eight test images above their reconstructions, kept for the GIF."""
     import torch
 
-    from .checkpoint import atomic_write_bytes
-    from .device import model_device
-    from .plots import grid_to_pil
+    from ..device import model_device
+    from ..files import atomic_write_bytes
+    from ..plots import grid_to_pil
 
     with torch.no_grad():
         recon = model(fixed.to(model_device(model)))[0].cpu()
@@ -111,12 +115,14 @@ def _write_outputs(out: Path, model, extras: dict, frames: list, command: str) -
     """history.csv, loss.png, reconstructions.gif and model.pt of a finished run."""
     import matplotlib.pyplot as plt
 
-    from .checkpoint import atomic_write_text, save_checkpoint
-    from .plots import plot_losses, save_figure, save_gif
-    from .train import EpochRecord, History
+    from ..checkpoint import save_checkpoint
+    from ..files import atomic_write_text, csv_text
+    from ..plots import plot_losses, save_figure, save_gif
+    from ..train import EpochRecord, History
 
     history = History(EpochRecord(**row) for row in extras["history"])
-    atomic_write_text(out / "history.csv", _history_csv(history))
+    rows = ([r.epoch] + [f"{getattr(r, c):.4f}" for c in HISTORY_COLUMNS[1:]] for r in history)
+    atomic_write_text(out / "history.csv", csv_text(HISTORY_COLUMNS, rows))
     if history:
         save_figure(plot_losses(history), out / "loss.png")
         plt.close("all")

@@ -1,4 +1,4 @@
-"""`python -m vae_lib aevb`: run every curve of a config and write the results folder.
+"""Figure 2 into a results folder: every curve of a config, resumable (`python -m vae_lib aevb`).
 
 A stopped command resumes where it stopped: finished curves are skipped, a curve with a
 checkpoint continues from its last evaluation point, bit for bit. A folder whose results were
@@ -7,8 +7,6 @@ made with other settings is refused. Explained in `book/12_aevb.ipynb`.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -17,21 +15,22 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data import FREY_SPLIT
+from ..runkit.records import machine_description, read_manifest, start_session
+from ..runkit.state import RunError, settings_differences
 from .config import BATCH_SIZE, AEVBConfig, config_from_manifest, run_identity
-from .experiment import CurvePoint, evaluation_points, load_data, paper_model, run
+from .experiment import CurvePoint, evaluation_points, load_data, paper_model
 from .results import (
     bounds_path,
     checkpoint_path,
     curve_path,
-    machine_description,
     manifest_path,
     save_samples,
     write_bounds,
     write_curve,
     write_manifest,
 )
-
-FREY_SPLIT = "blocks"  # the held-out frames `load_dataset` gives (vae_lib.data.frey_split_frames)
+from .training import one_curve
 
 
 def _split(dataset: str) -> str | None:
@@ -43,7 +42,7 @@ def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
     setup = config.setup
     return {
         "dataset": config.dataset,
-        "command": config.command(str(out)),
+        "command": config.command_line(str(out)),
         "config": asdict(config),
         "settings": {
             "method": config.method, "hidden_dim": setup.hidden_dim, "activation": "tanh",
@@ -80,9 +79,8 @@ def _same_run(config: AEVBConfig, stored: dict[str, Any]) -> str:
     Latent sizes may differ (each curve is independent), and so may the number of samples
     (extending a curve is a resume); everything else that the method uses must match.
     """
-    old = run_identity(asdict(config_from_manifest(stored)))
-    new = run_identity(asdict(config))
-    diffs = [f"{k} {v} vs {new.get(k)}" for k, v in old.items() if new.get(k) != v]
+    diffs = settings_differences(run_identity(asdict(config_from_manifest(stored))),
+                                 run_identity(asdict(config)))
     default_split = "tail" if config.dataset == "frey" else None  # before the split was recorded
     split = stored.get("settings", {}).get("frey_split", default_split)
     if split != _split(config.dataset):
@@ -99,12 +97,11 @@ def holds_results(folder: str | Path, dataset: str) -> bool:
     return folder.is_dir() and any(folder.glob(f"{dataset}_*"))
 
 
-def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
-            resume: bool = True) -> int:
+def train_figure(config: AEVBConfig, out: str | Path, quiet: bool = False) -> int:
     """Train one curve per latent size, resuming stopped ones; write the results into `out`.
 
-    Stopped curves always continue from their last checkpoint (`resume` is the command line's
-    consent, checked there: a folder holding results needs --resume).
+    Stopped curves always continue from their last checkpoint (the command line's --resume is
+    its consent, checked by the --out policy: a folder holding results needs it).
 
     Writes `{dataset}[_ws]_nz{N}.csv` and `..._checkpoint.pt` at every evaluation point,
     `..._samples.png` (100 prior samples) at the end of a curve, and
@@ -113,22 +110,20 @@ def command(config: AEVBConfig, out: str | Path, quiet: bool = False,
     """
     out = Path(out)
     path = manifest_path(out, config.dataset, config.method)
-    manifest = json.loads(path.read_text()) if path.is_file() else None
+    manifest = read_manifest(path)
     if manifest is not None and (diffs := _same_run(config, manifest)):
-        raise ValueError(f"{out} holds {config.dataset} {config.method} results made with other"
+        raise RunError(f"{out} holds {config.dataset} {config.method} results made with other"
                          f" settings ({diffs}); use another --out")
     data = load_data(config)
     if manifest is None:
         manifest = new_manifest(config, out, data.train.shape[0])
     sizes = tuple(dict.fromkeys([*map(int, manifest["runs"]), *config.sizes]))
-    manifest["command"] = replace(config, latent_dims=sizes).command(str(out))
+    manifest["command"] = replace(config, latent_dims=sizes).command_line(str(out))
     manifest["config"]["latent_dims"] = list(sizes)
     if config.samples >= manifest["config"].get("samples", 0):  # extended, never shortened
         manifest["config"]["samples"] = config.samples
         manifest["settings"]["eval_points"] = evaluation_points(config)
-    manifest.setdefault("sessions", []).append(
-        {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "latent_dims": list(config.sizes),
-         "machine": machine_description()})
+    start_session(manifest, latent_dims=list(config.sizes))
     write_manifest(out, manifest)
     last_point = evaluation_points(config)[-1]
     for latent_dim in config.sizes:
@@ -161,19 +156,18 @@ def _one_curve(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_d
     ckpt = checkpoint_path(out, config.dataset, latent_dim, config.method)
     entry = manifest["runs"].setdefault(str(latent_dim), {})
     if entry.get("samples_seen") and not ckpt.is_file():
-        raise ValueError(f"{path.name} has {entry['samples_seen']} samples but no checkpoint"
+        raise RunError(f"{path.name} has {entry['samples_seen']} samples but no checkpoint"
                          f" {ckpt.name} to continue from; use another --out")
     entry.update(csv=path.name, checkpoint=ckpt.name, finished=False)
     resume, model = None, paper_model(config, latent_dim)
     if ckpt.is_file():
         model, extras = load_checkpoint(ckpt, map_location="cpu")
         if extras.get("latent_dim") != latent_dim or extras.get("method") != config.method:
-            raise ValueError(f"{ckpt} belongs to another run; move it away")
+            raise RunError(f"{ckpt} belongs to another run; move it away")
         stored = run_identity(extras.get("aevb_config") or {})
-        wanted = run_identity(asdict(config))
-        diffs = [f"{k} {v} vs {wanted.get(k)}" for k, v in stored.items() if wanted.get(k) != v]
+        diffs = settings_differences(stored, run_identity(asdict(config)))
         if not stored or diffs:
-            raise ValueError(f"{ckpt} was made with other settings"
+            raise RunError(f"{ckpt} was made with other settings"
                              f" ({', '.join(diffs) or 'none recorded'}); move it away")
         resume = extras["state"]
         write_curve(path, [CurvePoint(**p) for p in resume["curve"]])
@@ -185,10 +179,11 @@ def _one_curve(config: AEVBConfig, out: Path, manifest: dict[str, Any], latent_d
         write_manifest(out, manifest)
 
     try:
-        model, curve = run(config, latent_dim, data=data, model=model, resume=resume,
-                           on_point=lambda c: write_curve(path, c), on_checkpoint=checkpoint)
+        model, curve = one_curve(config, latent_dim, data=data, model=model, resume=resume,
+                                 on_point=lambda c: write_curve(path, c),
+                                 on_checkpoint=checkpoint)
     except FloatingPointError as err:
-        raise ValueError(f"{config.dataset}, N_z = {latent_dim}: {err}") from None
+        raise FloatingPointError(f"{config.dataset}, N_z = {latent_dim}: {err}") from None
     _finish(config, out, manifest, latent_dim, model, curve)
     if not quiet:
         last = curve[-1]
