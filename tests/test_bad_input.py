@@ -223,7 +223,7 @@ LIBRARY_CASES = [
     (lambda: vae_lib.iwae_bound(MODEL, X, k=2.5), "k must be a whole number"),
     (lambda: vae_lib.iwae_bound(MODEL, X, k=math.inf), "k must be a whole number"),
     (lambda: vae_lib.log_weights(MODEL, X, k=2, chunk=0), "chunk must be between 1 and 1000000"),
-    (lambda: vae_lib.MLPVAE(latent_dim=0), "latent_dim must be a positive integer"),
+    (lambda: vae_lib.MLPVAE(latent_dim=0), "latent_dim must be >= 1, got 0"),
     (lambda: vae_lib.load_dataset("digits", size=0), "size must be a whole number from 1"),
     (lambda: vae_lib.load_dataset("digits", size=10**6), "size must be a whole number from 1"),
     (lambda: VAEConfig(latent_dim=10**6), "--latent-dim must be <= 4096"),
@@ -371,7 +371,7 @@ def test_data_files(tmp_path, monkeypatch, name, make, message):
 def _payload(**changes) -> dict:
     model = vae_lib.MLPVAE(2, 8, (1, 4, 4))
     state = model.state_dict()
-    payload = {"format": "vae-book/2", "config": model.config, "state_dict": state,
+    payload = {"format": "vae-book/2", "config": model.spec, "state_dict": state,
                "sha256": weights_digest(state)}
     payload.update(changes)
     return {k: v for k, v in payload.items() if v is not None}

@@ -13,7 +13,7 @@ from vae_lib.files import atomic_write_text
 def test_round_trip_rebuilds_the_same_model(tmp_path, model):
     path = vae_lib.save_checkpoint(model, tmp_path / "m.pt", history=[{"epoch": 1}])
     loaded, extras = vae_lib.load_checkpoint(path)
-    assert type(loaded) is type(model) and loaded.config == model.config
+    assert type(loaded) is type(model) and loaded.spec == model.spec
     assert extras["history"] == [{"epoch": 1}]
     x = torch.rand(2, *model.image_shape)
     mu, logvar = model.encode(x)
@@ -63,7 +63,7 @@ def _payload(model):
     from vae_lib.checkpoint import FORMAT, weights_digest
 
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return {"format": FORMAT, "config": dict(model.config), "state_dict": state,
+    return {"format": FORMAT, "config": dict(model.spec), "state_dict": state,
             "sha256": weights_digest(state)}
 
 

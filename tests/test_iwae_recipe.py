@@ -37,7 +37,7 @@ def test_the_model_is_784_200_200_50_tanh_mirrored_with_glorot_weights():
     first = linears[0].weight
     assert first.abs().max() <= bound and first.abs().max() > 0.95 * bound
     assert all(torch.all(m.bias == 0) for m in linears)
-    assert build_model(model.config).config == model.config
+    assert build_model(model.spec).spec == model.spec
 
 
 def test_schedule_is_3_to_the_i_passes_at_decaying_rates():

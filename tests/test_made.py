@@ -48,5 +48,5 @@ def test_decode_draws_binary_paths_and_returns_probabilities():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="at least 2 pixels"):
         made_masks(1, 4)
-    with pytest.raises(ValueError, match="hidden_dim must be a positive integer"):
+    with pytest.raises(ValueError, match="hidden_dim must be >= 1"):
         made_masks(4, 0)

@@ -105,3 +105,26 @@ def test_iwae_bound_is_at_least_the_elbo_and_grows_with_k():
 def test_iwae_bound_rejects_k_below_one():
     with pytest.raises(ValueError, match="k must be between 1 and 1000000"):
         vae_lib.iwae_bound(vae_lib.MLPVAE(latent_dim=2, hidden_dim=8), torch.rand(1, 1, 28, 28), 0)
+
+
+def test_log_weights_of_a_flow_model_without_steps_are_the_gaussian_ones():
+    """Two code paths, one answer: a FlowVAE with no flow steps and the standard prior draws
+    its own posterior samples (`posterior_sample`), an MLPVAE with the same weights goes
+    through the encoder's mu and log-variance; the same seed must give the same weights."""
+    from vae_lib.models import MLPVAE
+    from vae_lib.models.flows import FlowVAE
+    from vae_lib.objectives import log_weights
+
+    torch.manual_seed(0)
+    flow = FlowVAE(latent_dim=3, hidden_dim=16, image_shape=(1, 4, 4), n_flows=0)
+    plain = MLPVAE(latent_dim=3, hidden_dim=16, image_shape=(1, 4, 4))
+    missing = plain.load_state_dict(flow.state_dict(), strict=False)
+    assert not missing.missing_keys
+    x = torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(7)
+    from_flow = log_weights(flow, x, k=9, chunk=4)
+    torch.manual_seed(7)
+    from_gaussian = log_weights(plain, x, k=9, chunk=4)
+    torch.testing.assert_close(from_flow, from_gaussian)
+    planar = FlowVAE(latent_dim=3, hidden_dim=16, image_shape=(1, 4, 4), n_flows=2)
+    assert log_weights(planar, x, k=9).shape == (9, 5)

@@ -82,3 +82,56 @@ def test_frey_face_gets_the_papers_gaussian_decoder(cache):
     assert vae_lib.VAEConfig(dataset="frey").likelihood == "gaussian"
     spec = vae_lib.VAEConfig(dataset="frey").model_spec((1, 28, 20))
     assert vae_lib.build_model(spec).likelihood == "gaussian"
+
+
+def test_the_cache_key_follows_training_code_not_words_or_commands(tmp_path):
+    import shutil
+
+    from vae_lib.runkit.code import PACKAGE, code_version
+
+    def version_after(edit) -> str:
+        copy = tmp_path / f"v{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        edit(copy)
+        return code_version(copy)
+
+    def replace(relative: str, old: str, new: str):
+        def edit(root):
+            path = root / relative
+            text = path.read_text()
+            assert old in text, (relative, old)
+            path.write_text(text.replace(old, new, 1))
+        return edit
+
+    base = version_after(lambda root: None)
+    assert base == code_version(PACKAGE)
+    unchanged = [
+        replace("train.py", "Train a model by minimising", "Train the model by minimising"),
+        replace("config.py", 'help="Adam step size"', 'help="the Adam step size"'),
+        replace("train.py", "# where the model is", "# on the model's device"),
+        replace("commands/flags.py", "def add_output_arguments", "def add_out_arguments"),
+    ]
+    for edit in unchanged:
+        assert version_after(edit) == base
+    changed = [
+        replace("train.py", "batch_size: int = 128", "batch_size: int = 64"),
+        replace("objectives.py", "0.5 * _flat(mu.pow(2)", "0.25 * _flat(mu.pow(2)"),
+    ]
+    for edit in changed:
+        assert version_after(edit) != base
+
+
+def test_a_library_bug_keeps_its_traceback(monkeypatch, capsys):
+    """Bad input is one line; a ValueError from inside the library is a bug, not bad input."""
+    from vae_lib import commands
+    from vae_lib.commands import train as train_command
+
+    def buggy(args):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(train_command, "train_command", buggy)
+    with pytest.raises(ValueError, match="internal invariant"):
+        commands.main(["train", "--dataset", "digits", "--out", "x"])
+    monkeypatch.undo()
+    assert commands.main(["train", "--epochs", "-1"]) == 2  # bad input: one line
+    assert capsys.readouterr().err.count("\n") == 1

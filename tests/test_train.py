@@ -62,3 +62,26 @@ def test_pick_device_honours_the_override(monkeypatch):
     monkeypatch.setenv("VAE_DEVICE", "nonsense")
     with pytest.raises(ValueError, match="not a torch device"):
         vae_lib.pick_device()
+
+
+def test_the_thread_policy_is_one_thread_unless_asked(monkeypatch):
+    from vae_lib import device
+
+    before = torch.get_num_threads()
+    try:
+        for env, cpus, expected in ((None, 8, 1), ("2", 8, 2), ("6", 2, 2), ("3", 4, 3)):
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+            if env is None:
+                monkeypatch.delenv("VAE_THREADS", raising=False)
+            else:
+                monkeypatch.setenv("VAE_THREADS", env)
+            monkeypatch.setattr(device, "usable_cpus", lambda cpus=cpus: cpus)
+            device.use_book_threads.cache_clear()
+            assert device.use_book_threads() == expected == torch.get_num_threads()
+        monkeypatch.setenv("VAE_THREADS", "two")
+        device.use_book_threads.cache_clear()
+        with pytest.raises(ValueError, match="whole number, got 'two'"):
+            device.use_book_threads()
+    finally:
+        device.use_book_threads.cache_clear()
+        torch.set_num_threads(before)

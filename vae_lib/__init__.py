@@ -44,7 +44,7 @@ _EXPORTS = {
     "exercises": ["answer_checker"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
                 "latent_traversal", "lerp", "posterior_means", "slerp"],
-    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "DeepVAE", "LikelihoodVAE", "MADEVAE",
+    "models": ["MLPVAE", "Autoencoder", "ConvVAE", "DeepVAE", "FlowVAE", "LikelihoodVAE", "MADEVAE",
                "build_model"],
     "losses": ["free_bits_loss", "implicit_beta", "kl_per_unit", "mean_kl_per_unit",
                "reduced_loss", "warmup_loss"],

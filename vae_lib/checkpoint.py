@@ -50,7 +50,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> 
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     extra = {k: v.as_dicts() if hasattr(v, "as_dicts") else v for k, v in extra.items()}
-    payload = {"format": FORMAT, "config": model.config, "state_dict": state,
+    payload = {"format": FORMAT, "config": model.spec, "state_dict": state,
                "sha256": weights_digest(state), **extra}
     torch.save(payload, buffer)
     try:  # what load_checkpoint could not read back is refused here, not found out later

@@ -28,10 +28,13 @@ __all__ = [
     "assert_step",
     "canonical",
     "check_step",
+    "determinant_lemma_check",
     "integrate_against",
     "latex",
     "normal_expectation",
     "normal_pdf",
+    "planar_jacobian_check",
+    "tanh_flow_density_check",
 ]
 
 Rules = Mapping[sp.Basic, sp.Basic] | None
@@ -213,3 +216,34 @@ def latex(expr: sp.Expr, names: Mapping[sp.Basic, str] | None = None) -> str:
     stand_ins = {key: sp.Symbol(value) for key, value in (names or {}).items()}
     text = sp.latex(sp.sympify(expr).xreplace(stand_ins), long_frac_ratio=3, order="none")
     return text.replace(r"\int\limits_{-\infty}^{\infty}", r"\int")
+
+
+def determinant_lemma_check(n: int = 3) -> StepCheck:
+    """det(I + u psi^T) = 1 + psi^T u for symbolic n-vectors: the lemma behind the planar flow's
+    O(d) log-determinant, proved for one n (`book/16_flows.ipynb`)."""
+    u, psi = (sp.Matrix(sp.symbols(f"{s}1:{n + 1}", real=True)) for s in ("u", "psi"))
+    return check_step((sp.eye(n) + u * psi.T).det(), 1 + (psi.T * u)[0], f"lemma, n = {n}")
+
+
+def planar_jacobian_check(n: int = 2) -> tuple[StepCheck, sp.Expr]:
+    """(check, det J): for f(z) = z + u tanh(w^T z + b) in n-D, sympy's Jacobian determinant
+    equals 1 + (1 - tanh^2(w^T z + b)) w^T u, the formula `PlanarFlow` uses (book/16_flows)."""
+    z, u, w = (sp.Matrix(sp.symbols(f"{s}1:{n + 1}", real=True)) for s in ("z", "u", "w"))
+    a = (w.T * z)[0] + sp.Symbol("b", real=True)
+    det = (z + u * sp.tanh(a)).jacobian(z).det()
+    return check_step(det, 1 + (1 - sp.tanh(a) ** 2) * (w.T * u)[0], "planar log-det"), det
+
+
+def tanh_flow_density_check(with_jacobian: bool = True) -> tuple[StepCheck, sp.Expr, sp.Expr]:
+    """(check, density, mass) for z' = tanh(a z + b), z ~ N(0, 1), a > 0: the change of
+    variables q(z') = N(z; 0, 1) / |f'(z)| at z = f^-1(z'), against d/dz' of the pushforward's
+    CDF Phi(f^-1(z')); mass, the CDF's rise over (-1, 1) by limits, is 1 (either way). With
+    `with_jacobian=False` the check fails and shows what is left over (`book/16_flows.ipynb`)."""
+    z, t, b = sp.symbols("z t b", real=True)
+    a = sp.Symbol("a", positive=True)
+    inverse = (sp.atanh(t) - b) / a
+    jacobian = sp.diff(sp.tanh(a * z + b), z) if with_jacobian else sp.Integer(1)
+    density = sp.simplify((normal_pdf(z, 0, 1) / jacobian).subs(z, inverse))
+    cdf = (1 + sp.erf(inverse / sp.sqrt(2))) / 2
+    mass = sp.limit(cdf, t, 1, "-") - sp.limit(cdf, t, -1, "+")
+    return check_step(density, sp.diff(cdf, t), "change of variables"), density, mass

@@ -65,8 +65,8 @@ def usable_device(device: str | torch.device, what: str) -> torch.device:
 
 def training_device(device: str | torch.device | None = None) -> torch.device:
     """Where `fit` trains: `device` checked (`usable_device`), else `pick_device()`; and the
-    thread policy applied once per process (`use_usable_threads`). `book/08_training.ipynb`."""
-    use_usable_threads()
+    thread policy applied once per process (`use_book_threads`). `book/08_training.ipynb`."""
+    use_book_threads()
     return usable_device(device, "fit") if device is not None else pick_device()
 
 
@@ -142,13 +142,25 @@ def _cgroup_quota() -> int | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def use_usable_threads() -> int:
-    """Once per process, cap torch's threads at `usable_cpus()` unless the user chose a count.
+DEFAULT_THREADS = 1  # the book's models train fastest-in-the-worst-case on one thread
 
-    Called by `fit`; an explicit OMP_NUM_THREADS (the Makefile's tests) or `torch_threads`
-    wins. Returns the thread count in force.
+
+@lru_cache(maxsize=1)
+def use_book_threads() -> int:
+    """Once per process, train with one torch thread unless the reader chose another count.
+
+    Measured by `benchmarks/threads.py` on a 2-core machine (README, "Threads"): two threads
+    are 1.4-1.6x faster on a quiet CPU, but beside one busy process they wait for each other
+    and run 2.8x slower than one thread, which loses at most 1.6x anywhere. One thread is the
+    count that is never badly slow; a reader's laptop or Colab is rarely quiet. VAE_THREADS
+    (or OMP_NUM_THREADS) sets another count, capped at `usable_cpus()`. Called by `fit`
+    (`book/08_training.ipynb`); returns the count in force.
     """
-    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() > usable_cpus():
-        torch.set_num_threads(usable_cpus())
+    wanted = os.environ.get("VAE_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    try:
+        count = int(wanted) if wanted else DEFAULT_THREADS
+    except ValueError:
+        raise ValueError(f"VAE_THREADS / OMP_NUM_THREADS must be a whole number, got"
+                         f" {wanted!r}") from None
+    torch.set_num_threads(max(1, min(count, usable_cpus())))
     return torch.get_num_threads()

@@ -10,14 +10,13 @@ book/15_posterior_collapse.ipynb.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from .schedules import linear_warmup
+from .train import LossFn
 
-LossFn = Callable[[nn.Module, Tensor, int], Tensor]
 REDUCTIONS = ("sum", "mean")
 
 

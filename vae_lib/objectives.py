@@ -145,10 +145,24 @@ def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> 
     """
     check_count("k", k, high=MAX_SAMPLES)
     check_count("chunk", chunk, high=MAX_SAMPLES)
+    sizes = [min(chunk, k - start) for start in range(0, k, chunk)]
+    if callable(getattr(model, "posterior_sample", None)):  # a flow or another prior
+        model._check_images(x)
+        with inputs_checked():
+            return torch.cat([posterior_log_weights(model, x, n) for n in sizes], dim=0)
     mu, logvar = model.encode(x)
     with inputs_checked():
-        return torch.cat([sampled_log_weights(model, x, mu, logvar, min(chunk, k - start))
-                          for start in range(0, k, chunk)], dim=0)
+        return torch.cat([sampled_log_weights(model, x, mu, logvar, n) for n in sizes], dim=0)
+
+
+def posterior_log_weights(model: torch.nn.Module, x: Tensor, k: int) -> Tensor:
+    """The importance weights of a model that draws its own posterior samples and has its own
+    prior (`posterior_sample` and `prior.log_prob`, the flows and priors of book/16_flows.ipynb):
+    log p(x | z) + log p(z) - log q(z | x), shape (k, n)."""
+    z, log_q = model.posterior_sample(x, k)
+    x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * x.shape[0], *x.shape[1:])
+    log_px_z = model.log_likelihood(x_rep, z.reshape(-1, z.shape[-1])).view(k, -1)
+    return log_px_z + model.prior.log_prob(z) - log_q
 
 
 @torch.no_grad()

@@ -227,12 +227,13 @@ def _train_epoch(
 ) -> float:
     """One pass over a reshuffled on-device tensor; returns the mean loss per image.
 
-    Slicing minibatches out of one tensor is what makes it faster than a DataLoader. The loss
-    is summed on the device: asking for its value every step would make a GPU wait each time.
+    Slicing minibatches out of one tensor is what makes it faster than a DataLoader. The
+    losses are kept as tensors and read back once, at the end: asking for each step's value
+    would make a GPU wait for it every step.
     """
     n, opt = train_x.shape[0], state.optimizer
     order = torch.randperm(n, generator=state.shuffle).to(train_x.device)
-    running = torch.zeros((), dtype=accumulator_dtype(train_x.device), device=train_x.device)
+    losses, sizes = [], []
     bar = tqdm(range(math.ceil(n / batch_size)), desc=desc, disable=quiet, leave=False)
     for step in bar:
         x = train_x[order[step * batch_size : (step + 1) * batch_size]]
@@ -244,10 +245,22 @@ def _train_epoch(
         except RuntimeError as err:  # a step too large for float32 (lr 1e300, say)
             raise FloatingPointError(f"training diverged at {desc}, step {step}: {err};"
                                      " try a smaller learning rate") from None
-        running += loss.detach().to(running.dtype) * x.shape[0]
+        losses.append(loss.detach())
+        sizes.append(x.shape[0])
         if not quiet and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.1f}")
-    return float(running) / n
+    return sum_of_products(losses, sizes) / n
+
+
+def sum_of_products(values: list[Tensor], weights: list[int]) -> float:
+    """sum_i values[i] * weights[i] in float64, read back from the device in one transfer and
+    added in order, as a running Python sum would (`fit`'s epoch loss, chapter 8)."""
+    total = 0.0
+    if values:
+        for value, weight in zip(torch.stack(values).cpu().double().tolist(), weights,
+                                 strict=True):
+            total += value * weight
+    return total
 
 
 def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float):

@@ -25,6 +25,7 @@ from ..evaluation import describe_subset, mean_se, random_subset, separate_noise
 from ..models import build_model
 from ..objectives import iwae_bound, sampled_log_weights
 from ..runkit.state import generator_states, read_run, restore_generators
+from ..train import sum_of_products
 from .config import ADAM, IWAEConfig, schedule
 
 TEST_BINARIZATION_SEED = 0  # the same binarized test set for every run
@@ -111,8 +112,7 @@ def _epoch(config: IWAEConfig, state: dict[str, Any], train_images: Tensor) -> f
     ends the run at the end of the pass (`check_finite_loss`).
     """
     model, opt = state["model"], state["optimizer"]
-    n = train_images.shape[0]
-    total = torch.zeros((), dtype=torch.float64)
+    n, sums = train_images.shape[0], []
     order = torch.randperm(n, generator=state["shuffle"])
     with inputs_checked():  # binary draws of checked grey images
         for start in range(0, n, config.batch_size):
@@ -122,9 +122,10 @@ def _epoch(config: IWAEConfig, state: dict[str, Any], train_images: Tensor) -> f
             opt.zero_grad(set_to_none=True)
             (-bound.mean()).backward()
             opt.step()
-            total += bound.detach().sum().double()
-    check_finite_loss(total, f"in pass {state['epochs_total'] + 1}")
-    return float(total) / n
+            sums.append(bound.detach().sum())
+    total = sum_of_products(sums, [1] * len(sums))
+    check_finite_loss(torch.tensor(total), f"in pass {state['epochs_total'] + 1}")
+    return total / n
 
 
 def train(config: IWAEConfig, state: dict[str, Any], data: tuple[Tensor, Tensor],

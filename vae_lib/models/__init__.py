@@ -5,6 +5,7 @@ autoencoder  Autoencoder, the deterministic foil of chapter 2
 likelihood   LikelihoodVAE: the MLP VAE with another decoder distribution (chapter 14)
 made         MADEVAE: an autoregressive decoder strong enough to ignore z (chapter 15)
 deep         DeepVAE, several hidden layers (Burda et al.'s 784-200-200-50, chapter 13)
+flows        FlowVAE: planar or IAF flow posteriors, and the priors of `priors` (chapters 16-17)
 """
 
 from __future__ import annotations
@@ -16,24 +17,26 @@ from torch import nn
 
 from .autoencoder import Autoencoder
 from .deep import DeepVAE
+from .flows import FlowVAE
 from .likelihood import LikelihoodVAE
 from .made import MADEVAE
 from .vae import MLPVAE, VAE, ConvVAE
 
 __all__ = ["VAE", "MLPVAE", "ConvVAE", "DeepVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE",
-           "MODEL_KINDS", "build_model", "check_model_size"]
+           "FlowVAE", "MODEL_KINDS", "build_model", "check_model_size"]
 
 MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "deep": DeepVAE, "autoencoder": Autoencoder,
-               "likelihood_mlp": LikelihoodVAE, "made": MADEVAE}
+               "likelihood_mlp": LikelihoodVAE, "made": MADEVAE, "flow": FlowVAE}
 
 
-def build_model(config: dict[str, Any]) -> nn.Module:
+def build_model(spec: dict[str, Any]) -> nn.Module:
     """The one place models are built: from a spec dict such as checkpoints store.
 
     `VAEConfig.model_spec` and the paper's `AEVBConfig.model_spec` produce the spec; the model's
-    `config` attribute gives it back. Explained in `book/08_training.ipynb`.
+    `spec` attribute gives it back (a spec says what to build; a config, such as `VAEConfig`,
+    says how to train it). Explained in `book/08_training.ipynb`.
     """
-    config = dict(config)
+    config = dict(spec)
     kind = config.pop("kind", None)
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")

@@ -7,8 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_count
 from ..objectives import ELBO, bernoulli_log_likelihood
-from .vae import positive_int
 
 
 class Autoencoder(nn.Module):
@@ -26,8 +26,8 @@ class Autoencoder(nn.Module):
     ):
         super().__init__()
         self.image_shape = tuple(image_shape)
-        self.latent_dim = positive_int("latent_dim", latent_dim)
-        self.config = {
+        self.latent_dim = check_count("latent_dim", latent_dim)
+        self.spec = {
             "kind": "autoencoder",
             "latent_dim": latent_dim,
             "hidden_dim": hidden_dim,

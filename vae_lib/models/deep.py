@@ -11,7 +11,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .vae import ACTIVATIONS, VAE, positive_int
+from ..checks import check_count
+from .vae import ACTIVATIONS, VAE
 
 
 def _stack(sizes: list[int], act: type[nn.Module]) -> nn.Sequential:
@@ -33,10 +34,10 @@ class DeepVAE(VAE):
         super().__init__(image_shape, latent_dim, "bernoulli")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        hidden = [positive_int("hidden_dims", int(h)) for h in hidden_dims]
+        hidden = [check_count("hidden_dims", int(h)) for h in hidden_dims]
         if not hidden:
             raise ValueError("hidden_dims must name at least one layer")
-        self.config: dict[str, Any] = {
+        self.spec: dict[str, Any] = {
             "kind": "deep", "latent_dim": latent_dim, "hidden_dims": hidden,
             "image_shape": list(self.image_shape), "activation": activation,
         }

@@ -76,7 +76,7 @@ class LikelihoodVAE(MLPVAE):
         self.fixed_sigma = sigma
         self.momentum = momentum
         self.register_buffer("running_sigma", torch.tensor(float("nan")))  # set by the 1st batch
-        self.config = {
+        self.spec = {
             "kind": "likelihood_mlp",
             "likelihood": likelihood,
             "sigma": sigma,

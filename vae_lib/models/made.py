@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_count
 from ..objectives import bernoulli_log_likelihood
-from .vae import VAE, positive_int
+from .vae import VAE
 
 
 class MaskedLinear(nn.Linear):
@@ -41,7 +42,7 @@ def made_masks(pixels: int, hidden_dim: int) -> tuple[Tensor, Tensor, Tensor]:
     depends on pixels 1 .. d-1 only. Returns (input->hidden, hidden->output, input->output),
     each shaped (out, in) like a weight. Explained in book/15_posterior_collapse.ipynb.
     """
-    positive_int("hidden_dim", hidden_dim)
+    check_count("hidden_dim", hidden_dim)
     if pixels < 2:
         raise ValueError(f"made_masks: need at least 2 pixels, got {pixels}")
     inputs = torch.arange(1, pixels + 1)
@@ -69,8 +70,8 @@ class MADEVAE(VAE):
         image_shape: tuple[int, int, int] = (1, 28, 28),
     ):
         super().__init__(image_shape, latent_dim, "bernoulli")
-        positive_int("hidden_dim", hidden_dim)
-        self.config = {
+        check_count("hidden_dim", hidden_dim)
+        self.spec = {
             "kind": "made",
             "latent_dim": latent_dim,
             "hidden_dim": hidden_dim,

@@ -13,19 +13,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_finite, check_pixels
+from ..checks import check_count, check_finite, check_pixels
 from ..device import model_device
 from ..objectives import ELBO, bernoulli_log_likelihood, elbo, gaussian_log_likelihood
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-def positive_int(name: str, value: int) -> int:
-    """`value` if it is a positive int, else a one-line ValueError naming the setting."""
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class VAE(nn.Module):
@@ -45,9 +38,9 @@ class VAE(nn.Module):
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (channels, height, width), got {image_shape}")
         self.image_shape = tuple(int(s) for s in image_shape)
-        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.latent_dim = check_count("latent_dim", latent_dim)
         self.likelihood = likelihood
-        self.config: dict[str, Any] = {}
+        self.spec: dict[str, Any] = {}
 
     # -- checks -------------------------------------------------------------------------
     def _check_images(self, x: Tensor) -> Tensor:
@@ -149,8 +142,8 @@ class MLPVAE(VAE):
         super().__init__(image_shape, latent_dim, likelihood)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        positive_int("hidden_dim", hidden_dim)
-        self.config = {
+        check_count("hidden_dim", hidden_dim)
+        self.spec = {
             "kind": "mlp",
             "latent_dim": latent_dim,
             "hidden_dim": hidden_dim,
@@ -191,7 +184,7 @@ class ConvVAE(VAE):
 
     def __init__(self, latent_dim: int = 16, in_channels: int = 1, dense_dim: int = 128):
         super().__init__((in_channels, 32, 32), latent_dim, "bernoulli")
-        self.config = {
+        self.spec = {
             "kind": "conv",
             "latent_dim": latent_dim,
             "in_channels": in_channels,

@@ -85,7 +85,7 @@ def read_run(path: str | os.PathLike, model: nn.Module, settings_key: str,
     if not isinstance(stored, dict) or not set(needs) <= payload.keys():
         raise CheckpointError(f"{path} is a finished model, not a run that can be resumed")
     check_same_settings(stored, settings, str(path))
-    if payload["config"] != getattr(model, "config", None):
+    if payload["config"] != getattr(model, "spec", None):
         raise RunError(f"cannot resume {path}: it holds another model ({payload['config']})")
     model.load_state_dict(model_from_payload(payload, path).state_dict())
     return payload
