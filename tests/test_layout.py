@@ -147,3 +147,15 @@ def test_layers_import_downwards_only():
     upward = sorted(f"{m} -> {t}" for m, targets in _import_graph().items() for t in targets
                     if _layer(t) > _layer(m) and m != "vae_lib")
     assert not upward
+
+
+def test_the_wheel_lists_every_subpackage():
+    """pyproject.toml names the packages by hand: a new folder of vae_lib left out of it would
+    be missing from the wheel that nbval and readers install."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"][
+        "setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts)
+             for p in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set()
