@@ -5,6 +5,7 @@ autoencoder  Autoencoder, the deterministic foil of chapter 2
 likelihood   LikelihoodVAE: the MLP VAE with another decoder distribution (chapter 14)
 made         MADEVAE: an autoregressive decoder strong enough to ignore z (chapter 15)
 deep         DeepVAE, several hidden layers (Burda et al.'s 784-200-200-50, chapter 13)
+hierarchy    TwoLayerVAE, two stochastic layers (Burda et al.'s 100 and 50 units, chapter 18)
 flows        FlowVAE: planar or IAF flow posteriors, and the priors of `priors` (chapters 16-17)
 """
 
@@ -17,16 +18,18 @@ from torch import nn
 
 from .autoencoder import Autoencoder
 from .deep import DeepVAE
+from .hierarchy import TwoLayerVAE
 from .flows import FlowVAE
 from .likelihood import LikelihoodVAE
 from .made import MADEVAE
 from .vae import MLPVAE, VAE, ConvVAE
 
 __all__ = ["VAE", "MLPVAE", "ConvVAE", "DeepVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE",
-           "FlowVAE", "MODEL_KINDS", "build_model", "check_model_size"]
+           "FlowVAE", "TwoLayerVAE", "MODEL_KINDS", "build_model", "check_model_size"]
 
 MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "deep": DeepVAE, "autoencoder": Autoencoder,
-               "likelihood_mlp": LikelihoodVAE, "made": MADEVAE, "flow": FlowVAE}
+               "likelihood_mlp": LikelihoodVAE, "made": MADEVAE,
+               "two_layer": TwoLayerVAE, "flow": FlowVAE}
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:
