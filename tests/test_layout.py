@@ -2,7 +2,9 @@
 
 import importlib
 import inspect
+import json
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,22 +37,134 @@ def _public_functions():
         for attr, obj in vars(module).items():
             if attr.startswith("_") or getattr(obj, "__module__", None) != name:
                 continue
-            if inspect.isfunction(obj) or inspect.isclass(obj):
+            # functools.lru_cache and the like wrap a function: it is one too
+            if inspect.isfunction(inspect.unwrap(obj)) or inspect.isclass(obj):
                 yield f"{name}.{attr}", obj
 
 
-@pytest.mark.parametrize("qualname, obj", list(_public_functions()), ids=lambda v: str(v)[:60])
-def test_every_public_function_says_where_the_book_explains_it(qualname, obj):
-    module_doc = inspect.getmodule(obj).__doc__ or ""
-    own_doc = obj.__doc__ or ""
-    # d2l style: the docstring (or, for a module serving one chapter, the module's) names it
-    assert "book/" in own_doc or "chapter" in own_doc.lower() or (
-        "book/" in module_doc and not inspect.isclass(obj) and own_doc
-    ), f"{qualname}: its docstring names no chapter"
+PUBLIC = dict(_public_functions())
+
+
+def _public_methods():
+    """(qualname, function, names a chapter may call it by): the method's or its class's name."""
+    for qualname, cls in PUBLIC.items():
+        if not inspect.isclass(cls):
+            continue
+        for attr, member in vars(cls).items():
+            member = getattr(member, "fget", None) or getattr(member, "__func__", member)
+            if not attr.startswith("_") and inspect.isfunction(member):
+                yield f"{qualname}.{attr}", member, (attr, cls.__name__)
+
+
+# Back-references, true by construction (d2l's are): a docstring that names a chapter is
+# checked against that chapter's notebook, all cells, code and Markdown alike.
+BOOK = Path(__file__).resolve().parents[1] / "book"
+CHAPTERS = {int(path.name[:2]): "\n".join("".join(c["source"])
+                                          for c in json.loads(path.read_text())["cells"])
+            for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))}
+# book/16_flows.ipynb and book/17_priors.ipynb are being written; vae_lib.models.flows, .priors
+# and the flow checks of vae_lib.derivation already name them. A reference to one of these two
+# passes only while its notebook is absent: once the file exists, the rule below applies to it.
+PENDING = {16, 17, 18}
+# What names a chapter: `book/NN_...`, "chapter N", "chapters N-M" or "N to M" (a range),
+# "chapters N, M and K", "ch. N" (the same patterns as the back-reference report).
+_CHAPTER_LIST = re.compile(r"\b(?:[Cc]hapters?|[Cc]h\.)\s+"
+                           r"(\d+(?:\s*(?:-|–|\bto\b|,\s*and\b|,|\band\b|\bor\b)\s*\d+)*)")
+
+
+def named_chapters(doc: str) -> set[int]:
+    found = {int(n) for n in re.findall(r"(?<![\w-])book/(\d+)", doc)}
+    for listed in _CHAPTER_LIST.findall(doc):
+        previous, dash = None, False
+        for number, range_word in re.findall(r"(\d+)|(-|–|\bto\b)", listed):
+            if range_word:
+                dash = True
+                continue
+            n = int(number)
+            found |= set(range(previous + 1, n + 1)) if dash and previous is not None else {n}
+            previous, dash = n, False
+    return found
+
+
+def chapters_mentioning(*names: str) -> set[int]:
+    """The chapters whose notebook has one of `names` as a whole word."""
+    return {n for n, text in CHAPTERS.items()
+            if any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)}
+
+
+def _false_references(doc: str, *names: str) -> list[int]:
+    users = chapters_mentioning(*names)
+    return sorted(n for n in named_chapters(doc)
+                  if n not in users and not (n in PENDING and n not in CHAPTERS))
+
+
+def test_chapter_references_are_parsed_as_written():
+    assert named_chapters("see `book/08_training.ipynb` and ch. 9") == {8, 9}
+    assert named_chapters("chapters 8-11 and 13; chapter 2's foil") == {2, 8, 9, 10, 11, 13}
+    assert named_chapters("chapters 12 and 13, a log-likelihood") == {12, 13}
+    assert named_chapters("chapters 4 to 6; chapters 8, 12, 13") == {4, 5, 6, 8, 12, 13}
+    assert named_chapters('FORMAT "vae-book/2", each. 5, Section 5') == set()
+
+
+@pytest.mark.parametrize("qualname", list(PUBLIC))
+def test_every_chapter_a_docstring_names_mentions_the_object(qualname):
+    obj, name = PUBLIC[qualname], qualname.rsplit(".", 1)[1]
+    false = _false_references(obj.__doc__ or "", name)
+    users = sorted(chapters_mentioning(name))
+    assert not false, (f"{qualname} names chapter(s) {false}, whose notebook never mentions"
+                       f" `{name}`; chapters that do: {users}")
+
+
+def test_every_chapter_a_method_docstring_names_mentions_the_method_or_its_class():
+    false = {qualname: refs for qualname, method, names in _public_methods()
+             if (refs := _false_references(method.__doc__ or "", *names))}
+    assert not false, f"methods naming chapters that mention neither them nor their class: {false}"
+
+
+# Names that a chapter has only as an ordinary word, not as the object: none needed so far.
+# Each entry needs a reason in a comment.
+NOT_USED_BY_NAME: set[str] = set()
+
+
+@pytest.mark.parametrize("qualname", list(PUBLIC))
+def test_an_object_a_chapter_uses_names_one_such_chapter(qualname):
+    obj, name = PUBLIC[qualname], qualname.rsplit(".", 1)[1]
+    users = chapters_mentioning(name)
+    if qualname in NOT_USED_BY_NAME or not users:
+        return
+    assert named_chapters(obj.__doc__ or "") & users, (
+        f"{qualname} is mentioned by chapter(s) {sorted(users)}; its docstring names none of them")
+
+
+@pytest.mark.parametrize("qualname", list(PUBLIC))
+def test_every_public_object_has_its_own_docstring(qualname):
+    obj = PUBLIC[qualname]
+    doc = (obj.__doc__ or "").strip()
+    # a dataclass without a docstring gets its signature, "Name(field: type, ...)", as one
+    assert doc and not doc.startswith(f"{obj.__name__}("), f"{qualname} says nothing of why"
+
+
+def test_a_module_docstring_names_only_chapters_that_use_the_module():
+    """A chapter a module docstring names mentions the module, its package or a public name.
+
+    For a package, the public names of its modules count: its docstring is their index."""
+    false = {}
+    for name in ("vae_lib", *(m for m in MODULES if not m.endswith("__main__"))):
+        module = importlib.import_module(name)
+        parts = name.split(".")
+        names = set(parts[1:] or parts)  # vae_lib.aevb.figure: "aevb" and "figure"
+        for qualname in PUBLIC:
+            owner, attr = qualname.rsplit(".", 1)
+            if owner == name or (hasattr(module, "__path__") and owner.startswith(name + ".")):
+                names.add(attr)
+        if refs := _false_references(module.__doc__ or "", *names):
+            false[name] = refs
+    assert not false, f"module docstrings naming chapters that do not use them: {false}"
 
 
 def test_no_module_is_much_over_250_lines():
-    lengths = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    lengths = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines())
+               for p in PACKAGE.rglob("*.py")}
     assert not {name: n for name, n in lengths.items() if n > 260}
 
 

@@ -40,7 +40,7 @@ _EXPORTS = {
     "derivation": ["DerivationError", "StepCheck", "assert_chain", "assert_step", "check_step",
                    "integrate_against", "latex", "normal_expectation", "normal_pdf"],
     "device": ["model_device", "pick_device", "torch_threads"],
-    "display": ["gif_html", "static_explorer_html", "table_html"],
+    "display": ["drag_pad_html", "explorer_html", "gif_html", "table_html"],
     "exercises": ["answer_checker"],
     "explore": ["active_units", "axis_values", "interpolate", "latent_activity", "latent_grid",
                 "latent_traversal", "lerp", "posterior_means", "slerp"],

@@ -26,7 +26,8 @@ def _flat(images: Tensor) -> Tensor:
 
 
 class PixelGaussian(NamedTuple):
-    """Independent Gaussians, one per pixel: mean and variance (`book/12_aevb.ipynb`)."""
+    """Independent Gaussians, one per pixel: mean and variance, the Frey Face yardstick with no
+    latent code at all (a row of `baseline_table`)."""
 
     mean: Tensor
     var: Tensor
@@ -53,7 +54,7 @@ PROBABILITY_FLOOR = 1e-4  # a pixel that is always 0 in training would otherwise
 def fit_pixel_bernoulli(images: Tensor, floor: float = PROBABILITY_FLOOR) -> Tensor:
     """The mean grey value of every pixel, kept in [floor, 1 - floor]: a Bernoulli per pixel.
 
-    The model with no code at all that chapter 12 measures MNIST's subsets with.
+    The model with no code at all that `book/12_aevb.ipynb` measures MNIST's subsets with.
     """
     return _flat(images).mean(0).clamp(floor, 1 - floor)
 
@@ -69,14 +70,14 @@ def fit_pixel_gaussian(images: Tensor, floor: float = VARIANCE_FLOOR) -> PixelGa
     """Maximum-likelihood mean and variance of every pixel, the variance at least `floor`.
 
     The floor matters: the test log-likelihood of a pixel that barely moved in training (its
-    ML variance near 0) is dominated by it (`book/12_aevb.ipynb`).
+    ML variance near 0) is dominated by it (experiments/frey_split/README.md shows two floors).
     """
     x = _flat(images)
     return PixelGaussian(x.mean(0), x.var(0, unbiased=False).clamp_min(floor))
 
 
 def pixel_gaussian_log_likelihood(model: PixelGaussian, images: Tensor) -> Tensor:
-    """log p(x) per image under independent per-pixel Gaussians (`book/12_aevb.ipynb`)."""
+    """log p(x) per image under independent per-pixel Gaussians, exact (not a bound)."""
     x = _flat(images)
     return -0.5 * (LOG_2PI + model.var.log() + (x - model.mean) ** 2 / model.var).sum(1)
 
@@ -85,7 +86,8 @@ def fit_ppca(images: Tensor, q: int) -> PPCA:
     """Tipping & Bishop's closed-form maximum-likelihood PPCA with q components.
 
     W = U_q (Lambda_q - sigma2 I)^(1/2) with sigma2 the mean of the d - q discarded eigenvalues
-    of the (biased) sample covariance (`book/12_aevb.ipynb`).
+    of the (biased) sample covariance: no EM, so a row of `baseline_table` has no training
+    noise in it.
     """
     x = _flat(images)
     n, d = x.shape
@@ -100,14 +102,18 @@ def fit_ppca(images: Tensor, q: int) -> PPCA:
 
 
 def ppca_covariance(model: PPCA) -> Tensor:
-    """C = W W^T + sigma2 I, the PPCA model's covariance (d, d) (`book/12_aevb.ipynb`)."""
+    """C = W W^T + sigma2 I, the PPCA model's covariance (d, d), in full.
+
+    `ppca_log_likelihood` never builds it; the tests check that function against it.
+    """
     d = model.mean.shape[0]
     w = model.basis * (model.eigenvalues - model.sigma2).clamp_min(0).sqrt()
     return w @ w.T + model.sigma2 * torch.eye(d, dtype=w.dtype)
 
 
 def ppca_log_likelihood(model: PPCA, images: Tensor) -> Tensor:
-    """log N(x; mean, C) per image, from C's eigen-decomposition (`book/12_aevb.ipynb`)."""
+    """log N(x; mean, C) per image, from C's eigen-decomposition: O(d q) per image, without
+    the d x d covariance or its inverse."""
     y = _flat(images) - model.mean
     d, q = y.shape[1], model.eigenvalues.shape[0]
     along = y @ model.basis  # coordinates along the principal directions

@@ -1,7 +1,8 @@
 """Save and load trained models with the config needed to rebuild them.
 
 Writes are atomic (temp file in the same folder, then rename), so an interrupted save never
-leaves a half-written checkpoint where a good one used to be.
+leaves a half-written checkpoint where a good one used to be. What the checksum and the size
+checks on loading protect, and what they do not: README.md, 'Runs that are not lost'.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from .models import build_model
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, or not one of ours (the run cache, chapter 8)."""
+    """A checkpoint file is missing, truncated, or not one of ours: one line, and the run cache
+    (`vae_lib.runs.cached_model`) trains the model again instead of failing."""
 
 
 FORMAT = "vae-book/2"  # bump when the payload changes; other versions are refused, not guessed
@@ -32,7 +34,7 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
     """sha256 over the names, dtypes, shapes and bytes of the weights, in sorted order.
 
     Stored in every checkpoint and checked on load, so flipped bytes or an edited tensor are
-    caught instead of loading silently (the run cache of chapter 8 then retrains).
+    caught instead of loading silently (the run cache then retrains).
     """
     digest = hashlib.sha256()
     for name in sorted(state):
@@ -45,7 +47,7 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     """Save weights, config, checksum and any extra plain data (a history, say) atomically.
 
-    Used by the run cache of chapters 8-13 and by `python -m vae_lib train`.
+    Used by the run cache (`vae_lib.runs.cached_model`) and by `python -m vae_lib train`.
     """
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -82,7 +84,7 @@ def check_inflated_size(path: Path) -> None:
 
     `torch.save` writes an uncompressed zip, so what it unpacks is the size of the file; a
     small file whose records deflate to gigabytes is not one of ours, and is refused before
-    any of it is read (chapter 8's run cache).
+    any of it is read.
     """
     size = path.stat().st_size
     if size > MAX_BYTES:
@@ -102,7 +104,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The verified payload of a checkpoint: ours, this format, a model config, intact weights.
 
     Only tensors and plain data are read (`weights_only=True`): a checkpoint cannot run code
-    when loaded. Anything else is one `CheckpointError` line (the run cache of chapter 8).
+    when loaded. Anything else is one `CheckpointError` line, which the run cache answers by
+    training again.
     """
     path = Path(path)
     if not path.is_file():
@@ -143,7 +146,8 @@ def load_checkpoint(
     """Rebuild the model a checkpoint describes and load its weights; returns (model, extras).
 
     The model lands on `map_location`, `pick_device()` unless given, like every model the
-    library returns. Used by the run cache of chapters 8-13.
+    library returns. Used by the run cache, and by `book/13_log_likelihood.ipynb` to load the
+    committed IWAE run's weights.
     """
     map_location = pick_device() if map_location is None else torch.device(map_location)
     payload = read_checkpoint(path)
@@ -154,7 +158,7 @@ def load_checkpoint(
 
 
 def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> nn.Module:
-    """Build the stored config's model and load its weights; CheckpointError if not (chapter 8).
+    """Build the stored config's model and load its weights; CheckpointError if not.
 
     The model is first built on the meta device, which allocates nothing, and its shapes are
     compared with the stored weights: a config that asks for a 16 TB layer beside a few

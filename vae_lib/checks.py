@@ -2,9 +2,9 @@
 
 A VAE fed grey values in 0-255, a NaN, or a negative beta does not crash: it returns a plausible
 wrong number (a "loss" of -6632). These checks turn such input into a one-line `ValueError`
-that says what was expected and what came instead (`book/08_training.ipynb`). Each costs one
-pass over the tensor and, on a GPU, a wait for its answer, so data is checked once where it
-enters (`fit`, `evaluate`, the public objectives) and the loops after that run inside
+that says what was expected and what came instead (the cases: `tests/test_bad_input.py`).
+Each costs one pass over the tensor and, on a GPU, a wait for its answer, so data is checked
+once where it enters (`fit`, `evaluate`, the public objectives) and the loops after that run inside
 `inputs_checked()`, where the models' own checks of pixel values are skipped.
 """
 
@@ -24,7 +24,7 @@ _CHECKED = contextvars.ContextVar("vae_lib_inputs_checked", default=False)
 
 @contextlib.contextmanager
 def inputs_checked() -> Iterator[None]:
-    """Inside the block, data has been checked already: value checks are skipped (chapter 8).
+    """Inside the block, data has been checked already: value checks are skipped.
 
     `fit` checks the whole training set once, then trains inside this block, so no minibatch
     pays for a min/max pass or a host sync. Shapes are still checked (they cost nothing).
@@ -37,7 +37,8 @@ def inputs_checked() -> Iterator[None]:
 
 
 def check_finite(t: Tensor, what: str) -> Tensor:
-    """`t` unchanged, or a ValueError if it holds NaN or infinite values (chapter 8)."""
+    """`t` unchanged, or a ValueError if it holds NaN or infinite values: one line where the NaN
+    enters, not a NaN loss some calls later."""
     if _CHECKED.get():
         return t
     if t.numel() and not bool(torch.isfinite(t).all()):
@@ -47,7 +48,7 @@ def check_finite(t: Tensor, what: str) -> Tensor:
 
 
 def check_pixels(x: Tensor, what: str = "images") -> Tensor:
-    """`x` unchanged if every pixel is a finite grey value in [0, 1] (`book/08_training.ipynb`).
+    """`x` unchanged if every pixel is a finite grey value in [0, 1]; 0-255 gets a hint.
 
     One min/max pass; NaN and infinities show up in it too, so this is as cheap as an
     isfinite check alone.
@@ -67,7 +68,8 @@ def check_pixels(x: Tensor, what: str = "images") -> Tensor:
 
 
 def check_beta(beta: float) -> float:
-    """The KL weight as a float, if it is a finite number >= 0 (`book/11_beta_vae.ipynb`)."""
+    """The KL weight as a float, if it is a finite number >= 0: a negative beta would reward the
+    KL term instead of charging for it."""
     if isinstance(beta, bool) or not isinstance(beta, Real) or not math.isfinite(beta) or beta < 0:
         raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
     return float(beta)
@@ -76,8 +78,8 @@ def check_beta(beta: float) -> float:
 def check_count(name: str, value: int, low: int = 1, high: int | None = None) -> int:
     """`value` if it is a whole number in [low, high]: sizes, batch sizes, sample counts.
 
-    Used by `evaluate` and `iwae_bound` (chapters 8 and 13) so that -1 or 1e12 is refused
-    instead of quietly giving 0.0 or running for ever.
+    Used for every count the library takes (`evaluate`'s batch size, `iwae_bound`'s K, ...) so
+    that -1 or 1e12 is refused instead of quietly giving 0.0 or running for ever.
     """
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
@@ -88,7 +90,7 @@ def check_count(name: str, value: int, low: int = 1, high: int | None = None) ->
 
 
 def check_learning_rate(lr: float) -> float:
-    """The step size, if it is a finite number > 0 (`fit`, `book/08_training.ipynb`).
+    """The step size, if it is a finite number > 0 (`fit`'s `lr`).
 
     Too large a finite one is not refused here: the run diverges and `fit` says so.
     """
@@ -97,12 +99,16 @@ def check_learning_rate(lr: float) -> float:
     return float(lr)
 
 
-def check_finite_loss(loss: Tensor, where: str) -> None:
-    """The one divergence guard of every training loop: a loss that is no longer finite ends
-    the run with one line (chapter 8's `fit`, chapter 12's curves, chapter 13's schedule).
+def check_diverged(loss: Tensor, where: str, model: torch.nn.Module | None = None) -> None:
+    """The one divergence guard of every training loop: a loss (or, given `model`, a weight)
+    that is no longer finite ends the run with one line (`fit`, the Figure 2 curves of
+    `vae_lib.aevb`, the schedule of `vae_lib.iwae`).
 
-    Called once per epoch or evaluation point on a loss summed on the device, not per step.
+    Called once per epoch or evaluation point on losses summed on the device, not per step.
     """
-    if not bool(torch.isfinite(loss).all()):
-        raise FloatingPointError(f"training diverged: the loss became {float(loss.sum())}"
-                                 f" {where}; try a smaller learning rate")
+    weights_finite = model is None or all(bool(torch.isfinite(p).all())
+                                          for p in model.parameters())
+    if not (bool(torch.isfinite(loss).all()) and weights_finite):
+        bad = loss[~torch.isfinite(loss)] if not bool(torch.isfinite(loss).all()) else loss
+        raise FloatingPointError(f"training diverged {where}: the loss became"
+                                 f" {float(bad.reshape(-1)[0])}; try a smaller learning rate")

@@ -56,7 +56,8 @@ def information_terms(
     Monte Carlo error: `evaluation.monte_carlo_se(terms[..., j])` is that error, and
     `evaluation.mean_se(terms[..., j].mean(0))` the spread between images. The value lies in
     [0, log n]: a unit whose q(z_j | x) is the same for every image gives exactly 0, however
-    far that q is from the prior. Used in book/15_posterior_collapse.ipynb (chapter 15).
+    far that q is from the prior. Takes (mu, logvar) rather than a model, so the tests can
+    check it on hand-made posteriors; `unit_information` feeds it an encoder's.
     """
     _check_codes(mu, logvar)
     check_count("draws", draws)
@@ -110,7 +111,7 @@ def derangement(n: int, generator: torch.Generator | None = None) -> Tensor:
     """A random partner for each of n >= 2 items, never the item itself: one n-cycle.
 
     Item perm[k] gets partner perm[k + 1], so every image is decoded with a code that is not
-    its own. Used by `wrong_code_drop` (chapter 15).
+    its own (a random permutation may keep some images' own codes). Used by `wrong_code_drop`.
     """
     check_count("n", n)
     if n < 2:

@@ -3,10 +3,10 @@
 `VAEConfig` describes a chapter's VAE run (chapters 8-11 and 13): which data, which model, how
 it is trained. Everything else is derived from it: the model (`VAEConfig.model_spec` ->
 `vae_lib.models.build_model`), the run cache's key (`vae_lib.runs`), the command line's flags
-(`python -m vae_lib train`, `vae_lib.cli`) and the command printed to reproduce a run.
+(`python -m vae_lib train`, `vae_lib.commands`) and the command printed to reproduce a run.
 The paper experiment has its own, `vae_lib.aevb.config.AEVBConfig`.
 
-Each field's `metadata` holds its command-line flags and help; `flag_value` checks a value.
+Each field's `metadata` holds its command-line flags, help and range; `check_config` checks them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def setting(default: Any, *names: str, help: str, low: float | None = None,
             required: bool = False) -> Any:
     """A config field with its command-line flags, help, and range (>= low or > above, <= high).
 
-    The fields of `VAEConfig` (chapter 8) and `AEVBConfig` (chapter 12) are made with it.
+    The fields of `VAEConfig`, `IWAEConfig` and `AEVBConfig` (chapter 12 shows one) are made
+    with it, so a default, a range and a flag are written once.
 
     `required` makes the flag compulsory on the command line (the library keeps the default).
     """
@@ -37,8 +38,8 @@ def setting(default: Any, *names: str, help: str, low: float | None = None,
 def check_config(config: Any) -> None:
     """Reject values outside a field's range or choices, with the flag's name, in one line.
 
-    Called by every config's `__post_init__`, so a bad setting fails before any work starts
-    (chapters 8 and 12).
+    Called by every config's `__post_init__`, so a bad setting fails before any work starts,
+    from the command line or from Python alike.
     """
     for f in fields(config):
         value, meta = getattr(config, f.name), f.metadata
@@ -60,7 +61,8 @@ def check_config(config: Any) -> None:
 
 
 def command_line(prog: str, config: Any) -> str:
-    """The command that reproduces a run, every setting spelled out (the manifests, chapter 12)."""
+    """The command that reproduces a run, every setting spelled out: what a manifest stores as
+    its "command", so a default changed later does not change what the command meant."""
     words = [prog]
     for f in fields(config):
         value = getattr(config, f.name)
@@ -78,11 +80,12 @@ def command_line(prog: str, config: Any) -> str:
 class VAEConfig:
     """A VAE run as the chapters train it: Adam on minibatches of the negative ELBO.
 
-    Explained in `book/08_training.ipynb`. train_size / test_size keep a seeded random subset
+    What a chapter's `cached_vae(**settings)` builds (CONTRIBUTING.md, 'Notebooks'), and the
+    flags of `python -m vae_lib train`. train_size / test_size keep a seeded random subset
     of each split (the quick setting; `vae_lib.evaluation`, never the first N); after every
     epoch the model is evaluated on a seeded random `track_size` of the training images (0:
     not at all), and with frames > 0 the first `frames` test images are reconstructed through
-    their posterior means (the animation of chapter 9, a picture, not a held-out number).
+    their posterior means (an animation's frames: a picture, not a held-out number).
     """
 
     dataset: str = setting("mnist", "--dataset", help="data set", choices=DATASETS)

@@ -44,12 +44,13 @@ _IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 class DataError(RuntimeError):
     """A data set could not be found or read; the message says which files and where.
 
-    Raised by `load_dataset` (`book/08_training.ipynb`).
+    Raised by `load_dataset`; `python -m vae_lib` prints it as one line, with exit status 2.
     """
 
 
 class ImageData(NamedTuple):
-    """Images (n, 1, H, W) as float32 in [0, 1] and integer labels (n,); `book/08_training.ipynb`.
+    """Images (n, 1, H, W) as float32 in [0, 1] and integer labels (n,): what `load_dataset`
+    returns, one tensor each, so `fit` can slice minibatches without a DataLoader.
 
     Frey Face has no classes; its labels are frame numbers, which let a plot colour the
     latent codes by time in the video.
@@ -162,7 +163,7 @@ def read_idx(path: Path, name: str, dims: int) -> Tensor:
     """An IDX file of unsigned bytes (the MNIST format), checked: header, shape, length.
 
     A corrupt, truncated or foreign file is a DataError that names it, not a download failure
-    or an empty AssertionError (`book/08_training.ipynb`).
+    or an empty AssertionError.
     """
     import gzip
     import zlib
@@ -197,7 +198,8 @@ def _frey(name: str, split: str, folder: Path) -> ImageData:
 
 
 def frey_split_frames(n_frames: int, split: str, kind: str = "blocks") -> Tensor:
-    """The frame numbers of a Frey Face split, in video order (`book/12_aevb.ipynb`).
+    """The frame numbers of a Frey Face split, in video order: what `load_dataset`'s
+    `frey_split` keeps (the baselines' numbers: experiments/frey_split/README.md).
 
     "tail" holds out the last 200 frames, as the book first did. Those frames are not like the
     rest of the video, so even models with no latent code (a per-pixel Gaussian, PPCA) score

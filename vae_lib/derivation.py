@@ -41,13 +41,14 @@ Rules = Mapping[sp.Basic, sp.Basic] | None
 
 
 class DerivationError(AssertionError):
-    """A step of a derivation that sympy could not prove (`book/04_kl_derivation.ipynb`)."""
+    """A step that sympy could not prove: an AssertionError, so a wrong line fails the chapter's
+    run (CONTRIBUTING.md, 'Displayed derivations are printed from their checks')."""
 
 
 class StepCheck(NamedTuple):
     """The outcome of checking lhs = rhs: `difference` is canonical(lhs - rhs), 0 when it holds.
 
-    Printed by the checks of `book/04_kl_derivation.ipynb`.
+    What `check_step` returns; printed, it is one line: the step holds, or what is left over.
     """
 
     label: str
@@ -117,13 +118,15 @@ def canonical(expr: sp.Expr, rules: Rules = None) -> sp.Expr:
 
 
 def check_step(lhs: sp.Expr, rhs: sp.Expr, label: str = "step", rules: Rules = None) -> StepCheck:
-    """Check one step lhs = rhs; the result says whether it holds and what difference is left."""
+    """Check one step lhs = rhs; the result says whether it holds and what difference is left.
+    It does not raise, so `book/04_kl_derivation.ipynb` can show a step failing on purpose."""
     difference = canonical(sp.sympify(lhs) - sp.sympify(rhs), rules)
     return StepCheck(label, difference == 0, difference)
 
 
 def assert_step(lhs: sp.Expr, rhs: sp.Expr, label: str = "step", rules: Rules = None) -> StepCheck:
-    """`check_step`, raising `DerivationError` (an AssertionError) when the step does not hold."""
+    """`check_step`, raising `DerivationError` (an AssertionError) when the step does not hold:
+    how chapters 4 to 6 check each line of a derivation before it is displayed."""
     result = check_step(lhs, rhs, label, rules)
     if not result.holds:
         raise DerivationError(str(result))
@@ -136,7 +139,7 @@ def assert_chain(
     """Check that each line of a chain equals the next: lines[0] = lines[1] = ... = lines[-1].
 
     `labels[i]` names the step from line i to line i+1. Raises `DerivationError` at the first
-    step that fails, naming it.
+    step that fails, naming it (the concrete chain of `book/04_kl_derivation.ipynb`).
     """
     if len(lines) < 2:
         raise ValueError("a chain needs at least two lines")
@@ -153,7 +156,8 @@ def assert_chain(
 
 
 def normal_pdf(x: sp.Expr, mean: sp.Expr, var: sp.Expr) -> sp.Expr:
-    """The density of N(mean, var) at x, as a sympy expression."""
+    """The density of N(mean, var) at x, as a sympy expression: the Gaussians of
+    `book/04_kl_derivation.ipynb` and `book/06_gaussian_kl.ipynb`, and `normal_expectation`'s."""
     return sp.exp(-((x - mean) ** 2) / (2 * var)) / sp.sqrt(2 * sp.pi * var)
 
 

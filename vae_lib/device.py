@@ -21,7 +21,8 @@ from torch import nn
 def pick_device() -> torch.device:
     """`cuda`, then `mps`, else `cpu`; the environment variable VAE_DEVICE overrides.
 
-    Explained in `book/08_training.ipynb` (where the training data goes).
+    So a chapter uses a GPU where there is one and runs unchanged where there is none
+    (README.md, 'Run the chapters yourself').
     """
     wanted = os.environ.get("VAE_DEVICE")
     if wanted:
@@ -38,7 +39,7 @@ def pick_device() -> torch.device:
 
 
 def check_usable(device: torch.device, what: str) -> torch.device:
-    """`device` if this machine can train on it, else one ValueError line (chapter 8).
+    """`device` if this machine can train on it, else one ValueError line naming those it has.
 
     cuda and mps must be present; meta holds no data, so nothing can be trained there.
     """
@@ -55,7 +56,7 @@ def check_usable(device: torch.device, what: str) -> torch.device:
 def usable_device(device: str | torch.device, what: str) -> torch.device:
     """`device` as a torch.device this machine can train on, else one ValueError line.
 
-    What `fit(device=...)` accepts (`book/08_training.ipynb`).
+    What `fit(device=...)` accepts: a typo is one line before training, not a torch traceback.
     """
     try:
         return check_usable(torch.device(device), what)
@@ -65,13 +66,14 @@ def usable_device(device: str | torch.device, what: str) -> torch.device:
 
 def training_device(device: str | torch.device | None = None) -> torch.device:
     """Where `fit` trains: `device` checked (`usable_device`), else `pick_device()`; and the
-    thread policy applied once per process (`use_book_threads`). `book/08_training.ipynb`."""
+    thread policy applied once per process (`use_book_threads`)."""
     use_book_threads()
     return usable_device(device, "fit") if device is not None else pick_device()
 
 
 def accumulator_dtype(device: torch.device) -> torch.dtype:
-    """float64 for sums of losses over an epoch; mps has no float64 (chapter 8)."""
+    """float64 for sums of losses over an epoch, so the total is not rounded to float32's seven
+    digits; mps has no float64."""
     return torch.float32 if device.type == "mps" else torch.float64
 
 
@@ -91,7 +93,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
     """Run a block with `n` intra-op threads (None: leave it), then restore the old count.
 
     A fixed thread count fixes the order of floating-point sums on the CPU, which is what makes
-    a rerun match committed curves bit for bit (`book/12_aevb.ipynb`); one thread is also the
+    a rerun match committed curves bit for bit (`vae_lib.aevb`'s `threads`); one thread is also the
     fastest way to train a small MLP on a shared CPU (`book/13_log_likelihood.ipynb`).
     """
     old = torch.get_num_threads()
@@ -108,7 +110,7 @@ def usable_cpus() -> int:
 
     `os.cpu_count()` and torch's default count the host's cores; in a container with a quota
     (Binder gives about one CPU on a many-core host) that many threads fight over one core.
-    The thread count every chapter trains with follows it (`book/08_training.ipynb`).
+    `use_book_threads` caps the count the chapters train with at it (README.md, 'Threads').
     """
     count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     quota = _cgroup_quota()
@@ -153,8 +155,8 @@ def use_book_threads() -> int:
     are 1.4-1.6x faster on a quiet CPU, but beside one busy process they wait for each other
     and run 2.8x slower than one thread, which loses at most 1.6x anywhere. One thread is the
     count that is never badly slow; a reader's laptop or Colab is rarely quiet. VAE_THREADS
-    (or OMP_NUM_THREADS) sets another count, capped at `usable_cpus()`. Called by `fit`
-    (`book/08_training.ipynb`); returns the count in force.
+    (or OMP_NUM_THREADS) sets another count, capped at `usable_cpus()`. Called by `fit`;
+    returns the count in force.
     """
     wanted = os.environ.get("VAE_THREADS") or os.environ.get("OMP_NUM_THREADS")
     try:

@@ -1,7 +1,8 @@
-"""Downloads of the data sets, each with a timeout, for readers' machines (`book/08_training`).
+"""Downloads of the data sets, each with a timeout, for readers' machines.
 
 This machine and CI read the data from $VAE_DATA_DIR and never get here. Failures are raised
-as they come; `vae_lib.data` turns them into its one-line DataError.
+as they come; `vae_lib.data` turns them into its one-line DataError. Where the files go:
+README.md, 'Run the chapters yourself'.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def network_timeout(seconds: float = DOWNLOAD_TIMEOUT) -> Iterator[None]:
 
 
 def fetch_torchvision(class_name: str, folder: Path) -> None:
-    """torchvision's download of a data set (`datasets.MNIST`, ...) into `folder` (chapter 8)."""
+    """torchvision's download of a data set (`datasets.MNIST`, ...) into `folder`, under the
+    timeout, so a mirror that stalls ends in an error instead of a hung chapter."""
     from torchvision import datasets
 
     with network_timeout():
@@ -36,7 +38,8 @@ def fetch_torchvision(class_name: str, folder: Path) -> None:
 
 
 def fetch_url(url: str, path: Path) -> None:
-    """`url` saved to `path` through a part file; a failed download leaves nothing (chapter 12)."""
+    """`url` saved to `path` through a part file; a failed download leaves nothing, so the next
+    try starts afresh instead of reading half a file. For Frey Face, which torchvision lacks."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     try:

@@ -36,9 +36,9 @@ def separate_noise(device: torch.device | str = "cpu", seed: int | None = None) 
     if given), then put the training stream back as it was.
 
     The one way evaluation noise is kept off a training run's generator: `fit` evaluates and
-    calls its epoch hook inside it, chapter 13's L_5000 draws its fixed noise inside it, so a
-    run's training noise depends only on its seed and its steps, never on how often it was
-    evaluated or stopped (`book/08_training.ipynb`).
+    calls its epoch hook inside it, the IWAE recipe's L_5000 (`vae_lib.iwae`) draws its fixed
+    noise inside it, so a run's training noise depends only on its seed and its steps, never on
+    how often it was evaluated or stopped.
     """
     device = torch.device(device)
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
@@ -48,7 +48,8 @@ def separate_noise(device: torch.device | str = "cpu", seed: int | None = None) 
 
 
 class Estimate(NamedTuple):
-    """A mean with its standard error and the number of values (`book/13_log_likelihood`)."""
+    """A mean with its standard error and the number of values: what `mean_se`,
+    `paired_difference` and `monte_carlo_se` return (the errors: `book/13_log_likelihood`)."""
 
     mean: float
     se: float
@@ -62,7 +63,8 @@ def subset_indices(size: int, n: int | None, seed: int = SUBSET_SEED) -> Tensor:
     """Sorted indices of a seeded random n-subset of range(size); all of them for n = None.
 
     The same (size, n, seed) gives the same indices on every machine (a CPU generator), so a
-    train subset and a test subset of the same n are drawn alike (chapter 12).
+    train subset and a test subset of the same n are drawn alike; chapters 2, 10 and 13 pick
+    their images with it.
     """
     check_count("size", size)
     if n is None or n >= size:
@@ -78,7 +80,8 @@ def random_subset(images: Tensor, n: int | None, seed: int = SUBSET_SEED) -> Ten
 
 
 def describe_subset(size: int, n: int | None, seed: int = SUBSET_SEED) -> str:
-    """How a subset was drawn, in words, for manifests and table captions."""
+    """How a subset was drawn, in words, for manifests and table captions (those of
+    `book/13_log_likelihood.ipynb`, say), so a number says which images it is about."""
     if n is None or n >= size:
         return f"all {size}"
     return f"random {n} of {size} (seed {seed})"
@@ -169,5 +172,18 @@ def per_image_elbo(model: torch.nn.Module, images: Tensor, redraws: int = 4,
 
 
 def outside(estimate: Estimate, z: float = 2.0) -> bool:
-    """True when the interval mean ± z SE excludes 0: the test every ranking asserts."""
+    """True when the interval mean ± z SE excludes 0: the test every ranking of chapters 9-15
+    asserts before it says that one model beats another."""
     return abs(estimate.mean) > z * estimate.se
+
+
+def sum_of_products(values: list[Tensor], weights: list[int]) -> float:
+    """sum_i values[i] * weights[i] in float64, read back from the device in one transfer and
+    added in order, as a running Python sum would (`fit`'s epoch loss, without a wait on the
+    device at every step)."""
+    total = 0.0
+    if values:
+        for value, weight in zip(torch.stack(values).cpu().double().tolist(), weights,
+                                 strict=True):
+            total += value * weight
+    return total

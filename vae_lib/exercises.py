@@ -17,7 +17,8 @@ def answer_checker(
     """A `check_answer(exercise, yours)` that compares with `answers` to a relative tolerance.
 
     It prints one line (right, or not yet) and returns True/False; None when `yours` is None,
-    the placeholder the exercise cells start with. Used by every chapter's exercises.
+    the placeholder the exercise cells start with. Used by every chapter's exercises, from
+    `book/02_autoencoders.ipynb` on (CONTRIBUTING.md, 'Notebooks', item 10).
     """
     if not tolerance > 0:
         raise ValueError(f"tolerance must be > 0, got {tolerance}")

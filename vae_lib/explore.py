@@ -109,8 +109,7 @@ def axis_values(n: int = 21, span: float = 3.0, grid: str = "uniform") -> Tensor
 
     'uniform': evenly spaced over [-span, span]. 'icdf': the prior's quantiles at evenly spaced
     probabilities (Kingma & Welling's Figure 4 grid), denser where the prior puts its mass;
-    `span` is then the probability mass covered (e.g. 0.95). Explained in
-    `book/10_latent_space.ipynb`.
+    `span` is then the probability mass covered (e.g. 0.95). It gives `latent_grid` its axes.
     """
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")

@@ -2,8 +2,8 @@
 
 An interrupted write (Ctrl-C, a full disk, kill -9) never leaves a half-written file where a
 good one used to be, so a stopped run's checkpoints, curves and manifests are always whole.
-Every file the library and its commands write goes through `atomic_write_bytes`
-(`book/08_training.ipynb`'s resumable runs, `book/12_aevb.ipynb`'s curves).
+Every file the library and its commands write goes through `atomic_write_bytes` (README.md,
+'Runs that are not lost').
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _umask() -> int:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write bytes to a temp file beside `path`, then rename it over `path`.
 
-    Every file the library writes goes through here (`python -m vae_lib`, `book/12_aevb.ipynb`).
+    Every file the library writes goes through here: checkpoints, curves, manifests, figures.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,18 +60,19 @@ def _remove_stale_parts(path: Path) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """`atomic_write_bytes` for UTF-8 text (the CSV files and manifests of chapter 12)."""
+    """`atomic_write_bytes` for UTF-8 text (the CSV files and manifests of the experiments)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | os.PathLike, value: Any) -> None:
-    """A JSON file (a manifest, say), indented, with a final newline (chapter 12's manifests)."""
+    """A JSON file (a manifest, say), indented, with a final newline, so a committed one diffs
+    line by line."""
     atomic_write_text(path, json.dumps(value, indent=2) + "\n")
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """CSV text with a header row and Unix line ends: the one CSV format of every result file
-    (chapter 8's history.csv, chapter 12's curves, chapter 13's stage table)."""
+    (`python -m vae_lib train`'s history.csv, the Figure 2 curves, the IWAE stage table)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

@@ -23,7 +23,8 @@ REDUCTIONS = ("sum", "mean")
 def kl_per_unit(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL( N(mu_j, sigma_j^2) || N(0, 1) ) for each example and latent unit j: shape (n, J).
 
-    Summed over j it is `gaussian_kl`. Explained in book/15_posterior_collapse.ipynb.
+    Summed over j it is `gaussian_kl`; kept per unit so that free bits can floor each unit
+    (`free_bits_loss`) and `mean_kl_per_unit` can report each.
     """
     if mu.shape != logvar.shape or mu.dim() != 2:
         raise ValueError(

@@ -57,8 +57,9 @@ def gaussian_log_likelihood(mean: Tensor, x: Tensor, logvar_or_scale: Tensor | f
 
     The contract, with no guessing: a tensor of mean's shape is a log-variance per value (what a
     decoder head outputs); a Python float is a fixed standard deviation sigma > 0. Any other
-    tensor (a 0-d one, say) is refused, since it could mean either. Used for Frey Face in
-    `book/12_aevb.ipynb`.
+    tensor (a 0-d one, say) is refused, since it could mean either. Used by the Gaussian
+    decoders: Frey Face's in `VAE.log_likelihood`, the "MSE" ones of
+    `book/14_loss_scale_and_likelihood.ipynb`.
     """
     _check_same_shape(mean, x, "gaussian_log_likelihood(mean, x)")
     check_finite(x, "gaussian_log_likelihood: x")
@@ -82,12 +83,14 @@ def gaussian_log_likelihood(mean: Tensor, x: Tensor, logvar_or_scale: Tensor | f
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
-    """log N(z; 0, I), summed over the last dimension: the prior of `book/13_log_likelihood`."""
+    """log N(z; 0, I), summed over the last dimension: the standard prior's term of the
+    importance weights (`sampled_log_weights`)."""
     return -0.5 * (LOG_2PI + z.pow(2)).sum(dim=-1)
 
 
 def diagonal_normal_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
-    """log N(z; mu, diag(exp(logvar))), summed over the last dimension: q(z|x) in chapter 13."""
+    """log N(z; mu, diag(exp(logvar))), summed over the last dimension: log q(z|x) of the
+    Gaussian encoder, in the importance weights and in wake-sleep's sleep phase."""
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 
@@ -107,7 +110,7 @@ def elbo(
     recon is E_q[log p(x|z)] estimated with one reparameterized sample, kl is the closed form.
     Training minimises -total.mean(); with beta = 1 that is the negative ELBO. A `generator`
     (on the CPU) fixes the noise, so evaluating a model twice gives the same number, as the
-    learning curves of `book/12_aevb.ipynb` need. Derived in `book/05_elbo.ipynb`.
+    learning curves of Figure 2 (`vae_lib.aevb`) need. Derived in `book/05_elbo.ipynb`.
     """
     beta = check_beta(beta)
     mu, logvar = model.encode(x)
@@ -125,8 +128,9 @@ def sampled_log_weights(model: torch.nn.Module, x: Tensor, mu: Tensor, logvar: T
                         k: int) -> Tensor:
     """log p(x, z_k) - log q(z_k | x) for k fresh draws z_k ~ N(mu, exp(logvar)): shape (k, n).
 
-    The one place importance weights are drawn, with gradients when they are on: chapter 13's
-    training objective L_k and its evaluation (`log_weights`) both call it.
+    The one place a Gaussian encoder's importance weights are drawn, with gradients when they
+    are on: the IWAE recipe's training objective L_k (`vae_lib.iwae`) and its evaluation
+    (`log_weights`) both call it.
     """
     eps = torch.randn((k, *mu.shape), device=mu.device, dtype=mu.dtype)
     z = mu + (0.5 * logvar).exp() * eps  # (k, batch, latent)
@@ -157,7 +161,8 @@ def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> 
 
 def posterior_log_weights(model: torch.nn.Module, x: Tensor, k: int) -> Tensor:
     """The importance weights of a model that draws its own posterior samples and has its own
-    prior (`posterior_sample` and `prior.log_prob`, the flows and priors of book/16_flows.ipynb):
+    prior (`posterior_sample` and `prior.log_prob`, the flows and priors of book/16_flows.ipynb),
+    so `log_weights` and `iwae_bound` need nothing new for them:
     log p(x | z) + log p(z) - log q(z | x), shape (k, n)."""
     z, log_q = model.posterior_sample(x, k)
     x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * x.shape[0], *x.shape[1:])
@@ -182,8 +187,8 @@ def continuous_bernoulli_log_normalizer(logits: Tensor, small: float = 1e-3) -> 
 
     With lambda = sigmoid(l), C(lambda) = 2 artanh(1 - 2 lambda) / (1 - 2 lambda) simplifies to
     l / tanh(l / 2), which is 2 at l = 0 and grows like |l| for large |l|. Near l = 0 (|l| <
-    `small`) the series 2 + l^2/6 - l^4/360 replaces the 0/0 form. Explained in
-    book/14_loss_scale_and_likelihood.ipynb (and book/08_training.ipynb, where it appears).
+    `small`) the series 2 + l^2/6 - l^4/360 replaces the 0/0 form. Used in
+    book/08_training.ipynb; `continuous_bernoulli_log_likelihood` adds it to the Bernoulli term.
     """
     if not small > 0:
         raise ValueError(f"continuous_bernoulli_log_normalizer: small must be > 0, got {small}")

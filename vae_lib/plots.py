@@ -135,7 +135,8 @@ def grid_to_pil(images: Tensor, ncols: int = 10, scale: int = 2):
 
 
 def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
-    """Write PIL frames as a looping GIF, atomically: the file form of chapter 9's animation."""
+    """Write PIL frames as a looping GIF, atomically: the file `python -m vae_lib train` leaves,
+    where a chapter shows the same bytes inline (`gif_html`)."""
     from .display.html import gif_bytes
     from .files import atomic_write_bytes
 
@@ -143,7 +144,8 @@ def save_gif(frames: Sequence, path, seconds_per_frame: float = 0.5) -> None:
 
 
 def save_figure(fig: Figure, path, dpi: int = 100) -> None:
-    """Save a matplotlib figure as PNG, atomically (`python -m vae_lib train`, chapter 8)."""
+    """Save a matplotlib figure as PNG, atomically (`python -m vae_lib train`'s loss.png): a
+    stopped command leaves no half-written picture."""
     import io
 
     from .files import atomic_write_bytes

@@ -37,12 +37,16 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 def is_quick() -> bool:
-    """True when $VAE_QUICK is set to something other than 0/false/empty (CONTRIBUTING.md)."""
+    """True when $VAE_QUICK is set to something other than 0/false/empty (CONTRIBUTING.md).
+
+    Chapters 10, 11 and 13 ask it where a check holds only in the full run.
+    """
     return os.environ.get("VAE_QUICK", "").strip().lower() not in {"", "0", "false", "no"}
 
 
 def choose(quick: T, full: T) -> T:
-    """`quick` under the test setting, `full` in the built book; used by every chapter."""
+    """`quick` under the test setting, `full` in the built book; used by every chapter, from
+    `book/02_autoencoders.ipynb` on (CONTRIBUTING.md, 'Notebooks')."""
     return quick if is_quick() else full
 
 
@@ -81,7 +85,8 @@ def cached_model(
     The key is the name plus a hash of the settings, the quick flag and the library's source,
     so changing a setting or the code retrains instead of reusing a stale model. Returns
     (model, extras) where extras holds whatever `train` stored (its history, for instance); the
-    model sits on `pick_device()` either way. Used by chapters 8-13.
+    model sits on `pick_device()` either way. Used by `cached_vae` and `aevb.cached_run`; a
+    chapter's other models go through it too (CONTRIBUTING.md, 'Notebooks').
     """
     digest = _settings_digest(settings)
     path = cache_dir() / f"{safe_name(name)}-{digest}.pt"
@@ -108,7 +113,7 @@ def cached_model(
 def safe_name(name: str) -> str:
     """`name` if it is a plain file-name stem; `../../x`, `/abs` or `a/b` would leave the cache.
 
-    Chapter 8's cache keeps every file inside `cache_dir()`.
+    So the cache keeps every file inside `cache_dir()`.
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"cache name must be letters, digits, '.', '_', '+' or '-' (no slashes"
@@ -130,7 +135,7 @@ def _settings_digest(settings: dict[str, Any]) -> str:
 
 @dataclass
 class TrainedVAE:
-    """A trained model with what was recorded while training it (`book/08_training.ipynb`).
+    """A trained model with what was recorded while training it: what `cached_vae` returns.
 
     history      per epoch: mean training loss, test loss, test reconstruction and KL terms
     train_terms  per epoch: `evaluate` on a fixed slice of the training set ({loss, recon, kl}),
@@ -171,8 +176,8 @@ def train_vae(
     """Train the run `config` describes; returns (model, extras) for `cached_model`.
 
     `on_epoch(record, model)` runs after each epoch's own recording (the command line saves
-    pictures there); `checkpoint` and `resume` go to `fit` (the command line's --resume).
-    Explained in `book/08_training.ipynb`.
+    pictures there); `checkpoint` and `resume` go to `fit_resumably` (the command line's
+    --resume).
     """
     train = load_dataset(config.dataset, "train").images
     test = load_dataset(config.dataset, "test").images

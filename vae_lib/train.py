@@ -18,18 +18,24 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .checks import check_beta, check_count, check_learning_rate, check_pixels, inputs_checked
+from .checks import (
+    check_beta,
+    check_count,
+    check_diverged,
+    check_learning_rate,
+    check_pixels,
+    inputs_checked,
+)
 from .device import accumulator_dtype, model_device, training_device
-from .evaluation import separate_noise
+from .evaluation import separate_noise, sum_of_products
 
 LossFn = Callable[[nn.Module, Tensor, int], Tensor]
 
 
 @dataclass
 class EpochRecord:
-    """One row of a training history; losses are nats per image (negative ELBO).
-
-    Explained in `book/08_training.ipynb`.
+    """One row of a training history; losses are nats per image (negative ELBO), so runs of
+    any batch size or data set size compare directly.
     """
 
     epoch: int
@@ -43,7 +49,7 @@ class EpochRecord:
 class History(list):
     """A list of `EpochRecord`s with column access: `history.column("test_loss")`.
 
-    Plotted in `book/08_training.ipynb`.
+    What `fit` returns and `plot_losses` draws.
     """
 
     def column(self, name: str) -> list[float]:
@@ -59,7 +65,7 @@ def seed_everything(seed: int) -> torch.Generator:
     """Seed torch's global generator and return a CPU generator for shuffling.
 
     Why two: the global one drives the reparameterization noise, the returned one only the
-    order of the minibatches (`book/08_training.ipynb`).
+    order of the minibatches, so a checkpoint can save and restore each on its own.
     """
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
@@ -122,8 +128,8 @@ def negative_elbo(beta: float = 1.0) -> LossFn:
 @dataclass
 class FitState:
     """What `fit` changes besides the weights: the optimizer, the shuffling generator, the
-    history so far. Passing one to `fit` continues where it stands (`book/08_training.ipynb`);
-    the run layer saves and restores it to resume a stopped run bit for bit."""
+    history so far. Passing one to `fit` continues where it stands; the run layer
+    (`runkit.state`) saves and restores it to resume a stopped run bit for bit."""
 
     optimizer: torch.optim.Optimizer
     shuffle: torch.Generator
@@ -133,7 +139,7 @@ class FitState:
 def new_fit_state(model: nn.Module, lr: float = 1e-3, seed: int = 0, optimizer: str = "adam",
                   weight_decay: float = 0.0) -> FitState:
     """A fresh state for `model` (already on its device): seeds the global generator, which
-    draws the reparameterization noise, and a second one that only shuffles (chapter 8)."""
+    draws the reparameterization noise, and one that only shuffles (`seed_everything`)."""
     shuffle = seed_everything(seed)
     return FitState(_make_optimizer(optimizer, model, lr, weight_decay), shuffle)
 
@@ -194,7 +200,8 @@ def fit(
             test_terms = evaluate(model, test_x, beta=beta, binarize=binarize)
         record = EpochRecord(epoch, train_loss, test_terms["loss"], test_terms["recon"],
                              test_terms["kl"], time.perf_counter() - started)
-        check_diverged(model, record)
+        check_diverged(torch.tensor([record.train_loss, record.test_loss]),
+                       f"in epoch {epoch}", model)
         history.append(record)
         if not quiet:
             tqdm.write(
@@ -206,15 +213,6 @@ def fit(
                 on_epoch(record, model)
     model.eval()
     return history
-
-
-def check_diverged(model: nn.Module, record: EpochRecord) -> None:
-    """Stop a run whose weights or losses stopped being finite, once per epoch (chapter 8)."""
-    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-    if not (finite and math.isfinite(record.test_loss) and math.isfinite(record.train_loss)):
-        bad = record.train_loss if not math.isfinite(record.train_loss) else record.test_loss
-        raise FloatingPointError(f"training diverged in epoch {record.epoch}: the loss became"
-                                 f" {bad}; try a smaller learning rate")
 
 
 def _train_epoch(
@@ -250,17 +248,6 @@ def _train_epoch(
         if not quiet and step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.1f}")
     return sum_of_products(losses, sizes) / n
-
-
-def sum_of_products(values: list[Tensor], weights: list[int]) -> float:
-    """sum_i values[i] * weights[i] in float64, read back from the device in one transfer and
-    added in order, as a running Python sum would (`fit`'s epoch loss, chapter 8)."""
-    total = 0.0
-    if values:
-        for value, weight in zip(torch.stack(values).cpu().double().tolist(), weights,
-                                 strict=True):
-            total += value * weight
-    return total
 
 
 def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float):

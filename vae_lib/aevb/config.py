@@ -34,7 +34,8 @@ IRRELEVANT = {"aevb": ("sleep_fantasies",), "wake-sleep": ()}
 
 @dataclass(frozen=True)
 class PaperSetup:
-    """The architecture the paper used for one data set (Appendix C; `book/12_aevb.ipynb`)."""
+    """The architecture the paper used for one data set (its Appendix C), kept apart from the
+    training settings: `AEVBConfig.model_spec` builds it for any latent size."""
 
     hidden_dim: int
     likelihood: str
@@ -117,8 +118,9 @@ class AEVBConfig:
 
 
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that make two runs the same run (chapter 12): the config without the latent
-    sizes and sample count (extending a curve is a resume) and without what its method ignores."""
+    """The settings that make two runs the same run, which --resume compares: the config without
+    the latent sizes and sample count (extending a curve is a resume) and without what its method
+    ignores."""
     ignored = ("latent_dims", "samples", *IRRELEVANT.get(config.get("method", "aevb"), ()))
     return {k: v for k, v in config.items() if k not in ignored}
 

@@ -24,7 +24,7 @@ from .config import BATCH_SIZE, AEVBConfig
 class CurvePoint:
     """One evaluation: the mean lower bound per datapoint (nats) after `samples_seen` samples.
 
-    A point of Figure 2 in `book/12_aevb.ipynb`.
+    A point of Figure 2, and one row of a curve's CSV (`vae_lib.aevb.results`).
     """
 
     samples_seen: int
@@ -37,7 +37,8 @@ class CurvePoint:
 
 @dataclass(frozen=True)
 class Data:
-    """The training images and the fixed subsets the bounds are evaluated on (chapter 12)."""
+    """The training images and the fixed subsets the bounds are evaluated on: what `load_data`
+    returns (chapter 12 calls it), loaded once and shared by every curve of a config."""
 
     train: Tensor
     eval_train: Tensor
@@ -48,7 +49,8 @@ def paper_init_(model: nn.Module, std: float, seed: int = 0) -> nn.Module:
     """Overwrite every weight and bias with draws from N(0, std^2), in place; returns the model.
 
     The draws come from their own generator seeded with `seed`, so the initial parameters do
-    not depend on how many random numbers were used before (`book/12_aevb.ipynb`).
+    not depend on how many random numbers were used before: a curve rerun on its own starts
+    from the weights it started from inside the whole figure's run.
     """
     if not std > 0:
         raise ValueError(f"init std must be > 0, got {std}")

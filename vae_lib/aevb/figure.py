@@ -38,7 +38,8 @@ def _split(dataset: str) -> str | None:
 
 
 def new_manifest(config: AEVBConfig, out: Path, n_train: int) -> dict[str, Any]:
-    """What a results folder records: the config, derived settings, the machine (chapter 12)."""
+    """What a results folder records: the config, derived settings, the machine, so that a
+    committed curve says how to make it again (experiments/aevb/README.md, 'Files')."""
     setup = config.setup
     return {
         "dataset": config.dataset,
@@ -89,9 +90,10 @@ def _same_run(config: AEVBConfig, stored: dict[str, Any]) -> str:
 
 
 def holds_results(folder: str | Path, dataset: str) -> bool:
-    """True if `folder` has a manifest or any file of `dataset`'s runs (chapter 12).
+    """True if `folder` has a manifest or any file of `dataset`'s runs.
 
-    The command line refuses such a folder unless --resume is given (`vae_lib.cli`).
+    The command line refuses such a folder unless --resume is given
+    (`vae_lib.runkit.folder.output_folder`), so a new run never mixes with an old one's files.
     """
     folder = Path(folder)
     return folder.is_dir() and any(folder.glob(f"{dataset}_*"))
@@ -105,8 +107,8 @@ def train_figure(config: AEVBConfig, out: str | Path, quiet: bool = False) -> in
 
     Writes `{dataset}[_ws]_nz{N}.csv` and `..._checkpoint.pt` at every evaluation point,
     `..._samples.png` (100 prior samples) at the end of a curve, and
-    `{dataset}[_ws]_manifest.json` (config, machine, sessions, per-curve progress). Explained
-    in `book/12_aevb.ipynb`.
+    `{dataset}[_ws]_manifest.json` (config, machine, sessions, per-curve progress): the format
+    of experiments/aevb/README.md, 'Files'.
     """
     out = Path(out)
     path = manifest_path(out, config.dataset, config.method)

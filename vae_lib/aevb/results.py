@@ -36,7 +36,7 @@ def curve_path(folder: str | os.PathLike, dataset: str, latent_dim: int,
 
 def checkpoint_path(folder: str | os.PathLike, dataset: str, latent_dim: int,
                     method: str = "aevb") -> Path:
-    """Where a curve's resume checkpoint lives, beside its CSV (`book/12_aevb.ipynb`)."""
+    """Where a curve's resume checkpoint lives: beside its CSV, so the folder is the whole run."""
     return Path(folder) / f"{_prefix(dataset, method)}_nz{latent_dim}_checkpoint.pt"
 
 
@@ -60,7 +60,10 @@ def write_curve(path: str | os.PathLike, curve: Sequence[CurvePoint]) -> None:
 
 
 def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
-    """Read a curve's CSV; raises ValueError if the columns are not ours."""
+    """Read a curve's CSV; raises ValueError if the columns are not ours.
+
+    How `book/12_aevb.ipynb` reads a curve kept outside a figure's folder (its side run).
+    """
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows or tuple(rows[0]) not in (CSV_COLUMNS, CSV_COLUMNS + SE_COLUMNS):
@@ -76,7 +79,7 @@ def read_curve(path: str | os.PathLike) -> list[CurvePoint]:
 
 def bounds_path(folder: str | os.PathLike, dataset: str, latent_dim: int,
                 method: str = "aevb") -> Path:
-    """Where a finished curve's per-image bounds live: ..._nz{N}_bounds.pt (chapter 12)."""
+    """Where a finished curve's per-image bounds live: ..._nz{N}_bounds.pt, beside its CSV."""
     return Path(folder) / f"{_prefix(dataset, method)}_nz{latent_dim}_bounds.pt"
 
 
@@ -89,7 +92,8 @@ def write_bounds(path: str | os.PathLike, bounds: dict[str, Any]) -> None:
 
 def read_bounds(path: str | os.PathLike) -> dict[str, Any]:
     """The per-image bounds `write_bounds` saved: "train" and "test" of shape (draws, images),
-    their noise "seeds" and the image "train_indices" / "test_indices" (`book/12_aevb.ipynb`).
+    their noise "seeds" and the image "train_indices" / "test_indices", so that two curves'
+    bounds are compared image by image on the same noise (`load_figure` hands them over).
     """
     from ..checkpoint import CheckpointError, check_inflated_size
 
@@ -117,6 +121,7 @@ def load_results(
 
     Only the runs the manifest marks as finished are read (all that have a CSV with
     `finished_only=False`: partial curves of stopped runs), in the order they were run.
+    `book/12_aevb.ipynb` reads its legacy first-N results with it.
     """
     path = manifest_path(folder, dataset, method)
     if not path.is_file():

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checks import check_finite_loss, check_pixels, inputs_checked
+from ..checks import check_diverged, check_pixels, inputs_checked
 from ..device import pick_device, torch_threads
 from ..evaluation import mean_se
 from ..models import MLPVAE
@@ -53,7 +53,7 @@ def train_curve(
     prior on the parameters for N training images. After each evaluation the state goes to
     `on_checkpoint(state)`, then the curve to `on_point(curve)` (the command rewrites its CSV
     there). `resume` is such a state, with the model's weights already loaded. Raises
-    FloatingPointError if the loss stops being finite. Explained in `book/12_aevb.ipynb`.
+    FloatingPointError if the loss stops being finite. `one_curve` calls it with the paper's model.
     """
     points = sorted(set(int(p) for p in points))
     if not points or points[0] < 1:
@@ -88,7 +88,7 @@ def train_curve(
         seen += x.shape[0]
         if seen < targets[0]:
             continue
-        check_finite_loss(since_point, f"(after {seen} samples)")
+        check_diverged(since_point, f"(after {seen} samples)")
         since_point.zero_()
         targets.pop(0)
         elapsed = wall + time.perf_counter() - started
@@ -119,8 +119,8 @@ def one_curve(
 ) -> tuple[MLPVAE, list[CurvePoint]]:
     """One curve of Figure 2: build the paper's model, train it, return (model, curve).
 
-    This is what the command runs for each latent size and what the chapter reruns for its
-    consistency check (with a prefix of the points), so both use exactly the same settings.
+    This is what the command runs for each latent size and what `book/12_aevb.ipynb` reruns
+    for its consistency check (with a prefix of the points), so both use exactly the same settings.
     Training runs on the CPU with `config.threads` threads, which makes it repeat bit for bit;
     the model is returned on `pick_device()`, like every model the library returns.
     `config.method` picks AEVB or wake-sleep; `resume` (a checkpoint's state, with `model`

@@ -22,12 +22,12 @@ RECOGNITION = ("encoder", "to_mu", "to_logvar")  # q(z|x); everything else is p(
 
 
 def recognition_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The encoder's parameters: those of q(z|x), trained in the sleep phase (chapter 12)."""
+    """The encoder's parameters: those of q(z|x), the only ones the sleep phase trains."""
     return [p for name, p in model.named_parameters() if name.split(".")[0] in RECOGNITION]
 
 
 def generative_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The decoder's parameters: those of p(x|z), trained in the wake phase (chapter 12)."""
+    """The decoder's parameters: those of p(x|z), the only ones the wake phase trains."""
     return [p for name, p in model.named_parameters() if name.split(".")[0] not in RECOGNITION]
 
 
@@ -35,12 +35,12 @@ def generative_parameters(model: nn.Module) -> list[nn.Parameter]:
 def dream(model: nn.Module, n: int, fantasies: str = "binary") -> tuple[Tensor, Tensor]:
     """n fantasies (z, x): z from the prior N(0, I), x from p(x|z), Bernoulli or Gaussian.
 
-    The sleep phase's training data (`book/12_aevb.ipynb`): q(z|x) learns the model's
-    posterior p(z|x) from them, which needs x drawn from p(x|z). A Bernoulli decoder's draws
-    are binary images, unlike the grey MNIST images the wake phase sees; its means
-    (`fantasies="means"`) look like the data but carry no noise, so z is a function of x, q's
-    variance collapses and the bound falls (chapter 12's side run). A Gaussian decoder's
-    fantasies are always draws.
+    The sleep phase's training data: q(z|x) learns the model's posterior p(z|x) from them, which
+    needs x drawn from p(x|z). A Bernoulli decoder's draws are binary images, unlike the grey
+    MNIST images the wake phase sees; its means (`fantasies="means"`) look like the data but
+    carry no noise, so z is a function of x, q's variance collapses and the bound falls (the side
+    run kept in experiments/aevb/figure2-sleep-means/). A Gaussian decoder's fantasies are always
+    draws.
     """
     z = torch.randn(n, model.latent_dim)
     mean = model.decode(z)
@@ -51,7 +51,8 @@ def dream(model: nn.Module, n: int, fantasies: str = "binary") -> tuple[Tensor, 
 
 
 class WakeSleep:
-    """One Adagrad per phase, with the same step size and weight decay as AEVB (chapter 12).
+    """One Adagrad per phase, with the same step size and weight decay as AEVB (`AEVBStep`), so
+    the two curves of a panel differ in the method only.
 
     `step(x)` does a wake update on the minibatch x and a sleep update on as many fantasies,
     and returns minus the wake objective (the generative model's loss), as a tensor: the
@@ -67,7 +68,7 @@ class WakeSleep:
                                          weight_decay=weight_decay)
 
     def step(self, x: Tensor) -> Tensor:
-        """A wake update on x, then a sleep update on x.shape[0] fantasies (chapter 12)."""
+        """A wake update on x, then a sleep update on x.shape[0] fantasies."""
         model = self.model
         with torch.no_grad():
             mu, logvar = model.encode(x)
@@ -80,17 +81,18 @@ class WakeSleep:
         return wake_loss.detach()
 
     def state_dict(self) -> dict[str, Any]:
-        """Both optimizers' states, for the resumable checkpoint (chapter 12)."""
+        """Both optimizers' states, for the resumable checkpoint: Adagrad's sums are state."""
         return {"wake": self.wake.state_dict(), "sleep": self.sleep.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore both optimizers from `state_dict()` (chapter 12)."""
+        """Restore both optimizers from `state_dict()`, to resume a curve bit for bit."""
         self.wake.load_state_dict(state["wake"])
         self.sleep.load_state_dict(state["sleep"])
 
 
 class AEVBStep:
-    """The AEVB update: Adagrad on minus the one-sample ELBO of the minibatch (chapter 12)."""
+    """The AEVB update: Adagrad on minus the one-sample ELBO of the minibatch, behind the same
+    `step` / `state_dict` interface as `WakeSleep`, so one loop trains either."""
 
     def __init__(self, model: nn.Module, lr: float, weight_decay: float):
         from ..objectives import elbo
@@ -99,17 +101,17 @@ class AEVBStep:
         self.opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def step(self, x: Tensor) -> Tensor:
-        """One update on the minibatch x; returns the loss, not read back (chapter 12)."""
+        """One update on the minibatch x; returns the loss, not read back (no wait per step)."""
         loss = -self.elbo(self.model, x).total.mean()
         _update(self.opt, loss)
         return loss.detach()
 
     def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state, for the resumable checkpoint (chapter 12)."""
+        """The optimizer's state, for the resumable checkpoint: Adagrad's sums are state."""
         return self.opt.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the optimizer from `state_dict()` (chapter 12)."""
+        """Restore the optimizer from `state_dict()`, to resume a curve bit for bit."""
         self.opt.load_state_dict(state)
 
 

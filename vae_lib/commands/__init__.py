@@ -24,7 +24,7 @@ ONE_LINE_ERRORS = (UsageError, RunError, DataError, CheckpointError, FloatingPoi
 
 
 def build_parser() -> OneLineParser:
-    """The `python -m vae_lib` parser with its three commands (chapter 8's command line)."""
+    """The `python -m vae_lib` parser with its three commands, each added by its own module."""
     from . import aevb, iwae, train
 
     parser = OneLineParser(prog="python -m vae_lib",
@@ -36,7 +36,8 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m vae_lib` and the `vae-lib` script (README.md, chapter 8).
+    """Entry point of `python -m vae_lib` and the `vae-lib` script (README.md; its `train`
+    command is the one `book/08_training.ipynb` shows).
 
     Bad input is one line on stderr and exit status 2. A ValueError from inside the library is
     not bad input the command failed to catch at its boundary: it is a bug, and keeps its

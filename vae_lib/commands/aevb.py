@@ -14,7 +14,7 @@ from .flags import add_config_arguments, add_output_arguments, config_from_args
 
 
 def add_parser(commands: Any) -> None:
-    """The `aevb` command, its flags made from `AEVBConfig` (chapter 12)."""
+    """The `aevb` command, its flags made from `AEVBConfig`, so every setting of a run is a flag."""
     from ..aevb.config import AEVBConfig
 
     aevb = commands.add_parser("aevb", help="Kingma & Welling's Figure 2 curves as CSV files")
@@ -25,7 +25,8 @@ def add_parser(commands: Any) -> None:
 
 
 def aevb_command(args: argparse.Namespace) -> int:
-    """`python -m vae_lib aevb`: the Figure 2 curves of `book/12_aevb.ipynb` into `--out`."""
+    """`python -m vae_lib aevb`: the Figure 2 curves into `--out` (experiments/aevb/README.md,
+    'Commands')."""
     from ..aevb.config import AEVBConfig
     from ..aevb.figure import holds_results, train_figure
 

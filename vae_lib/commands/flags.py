@@ -1,8 +1,8 @@
 """Command-line flags made from config dataclasses: one name, one default, one range each.
 
-Every field of `VAEConfig` (chapter 8), `AEVBConfig` (chapter 12) and `IWAEConfig` (chapter 13)
-is made with `vae_lib.config.setting`, which records its flags, help and range; the parser here
-reads them, so the flags never restate a default. A bad value ends in one line (`UsageError`).
+Every field of `VAEConfig`, `AEVBConfig` and `IWAEConfig` is made with `vae_lib.config.setting`,
+which records its flags, help and range; the parser here reads them, so the flags never restate a
+default. A bad value ends in one line (`UsageError`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..runkit.folder import UsageError
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are a `UsageError`: one line, no usage dump (chapter 8)."""
+    """argparse whose errors are a `UsageError`: one line and exit status 2, no usage dump."""
 
     def error(self, message: str):  # one line, not usage + traceback
         raise UsageError(message)
@@ -52,7 +52,8 @@ def _number(kind: type, name: str):
 def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
     """One flag per field of a config dataclass, with its default, help and type.
 
-    How `python -m vae_lib` (README.md) gets its flags from `VAEConfig` (chapter 8).
+    How `python -m vae_lib` (README.md) gets its flags from `VAEConfig` and the other configs:
+    the field is the one place a default or a range is written.
     """
     for f in fields(config_class):
         meta, kind = f.metadata, _base_type(f.type)
@@ -76,7 +77,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
 def config_from_args(config_class: type, args: argparse.Namespace) -> Any:
     """Build a config from parsed flags; its checks turn bad values into a UsageError.
 
-    How every command of chapter 8's command line starts: parse, then config, then run.
+    How every command of `python -m vae_lib` starts: parse, then config, then run.
     """
     values = {f.name: getattr(args, f.name) for f in fields(config_class)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
@@ -88,7 +89,8 @@ def config_from_args(config_class: type, args: argparse.Namespace) -> Any:
 
 def add_output_arguments(parser: argparse.ArgumentParser, default: str | None,
                          resume_help: str) -> None:
-    """--out, --resume and --into-committed, the same for every command (chapter 8).
+    """--out, --resume and --into-committed, the same for every command (README.md, 'Runs that
+    are not lost').
 
     `default` None makes --out compulsory; what they allow is `vae_lib.runkit.folder`'s policy.
     """

@@ -19,7 +19,8 @@ MAX_EVAL_K = 100_000
 
 
 def add_parser(commands: Any) -> None:
-    """The `iwae` command with its `train` and `eval` subcommands (chapter 13)."""
+    """The `iwae` command with its `train` and `eval` subcommands (experiments/iwae/README.md,
+    'Commands')."""
     from ..iwae.config import IWAEConfig
 
     iwae = commands.add_parser("iwae", help="Burda et al.'s Table 1 recipe (train, eval)")
@@ -37,7 +38,7 @@ def add_parser(commands: Any) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """`iwae train`: parse, config, --out, then the run (chapter 13)."""
+    """`iwae train`: parse, config, --out, then the run (`vae_lib.iwae.table.train_row`)."""
     from ..iwae.config import IWAEConfig
     from ..iwae.table import holds_run, train_row
 
@@ -50,7 +51,8 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def recorded_dataset(extras: dict[str, Any]) -> str | None:
-    """The data set a checkpoint says its model was trained on, or None (chapter 13)."""
+    """The data set a checkpoint says its model was trained on, or None: `iwae eval` refuses a
+    model of another data set instead of scoring it on MNIST."""
     if "iwae_config" in extras:
         return "mnist"  # Burda et al.'s recipe trains on MNIST only
     for key in ("run", "aevb_config"):
@@ -64,7 +66,8 @@ def recorded_dataset(extras: dict[str, Any]) -> str | None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    """`iwae eval`: -L_K of a checkpoint's model on a seeded random test subset (chapter 13)."""
+    """`iwae eval`: -L_K of a checkpoint's model on a seeded random test subset, any model
+    that `load_checkpoint` reads and that was trained on MNIST."""
     from ..checkpoint import load_checkpoint
     from ..device import torch_threads
     from ..evaluation import describe_subset, mean_se, random_subset

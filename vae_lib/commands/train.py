@@ -22,7 +22,7 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def add_parser(commands: Any) -> None:
-    """The `train` command, its flags made from `VAEConfig` (chapter 8)."""
+    """The `train` command, its flags made from `VAEConfig`: the settings a chapter's run has."""
     from ..config import VAEConfig
 
     train = commands.add_parser("train", help="train a VAE and save curves, reconstructions, a GIF")
@@ -38,7 +38,7 @@ def holds_run(path: Path) -> bool:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """`python -m vae_lib train`: one VAE run with its pictures, as in the notes (chapter 8)."""
+    """`python -m vae_lib train`: one VAE run with its pictures, as in the notes' train.py."""
     import matplotlib
 
     matplotlib.use("Agg")

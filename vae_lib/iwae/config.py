@@ -23,7 +23,8 @@ class IWAEConfig:
 
     k = 1 trains the VAE row of Table 1, k > 1 the IWAE rows. The test NLL is -L_eval_k on the
     first `stage_test_images` binarized test images after every stage but the last, and on the
-    first `final_test_images` after the last. Explained in `book/13_log_likelihood.ipynb`.
+    first `final_test_images` after the last. The paper's recipe beside
+    this one: experiments/iwae/README.md, 'The recipe'.
     """
 
     k: int = setting(1, "--k", help="samples in the training bound L_k (1: the VAE)", low=1)
@@ -55,7 +56,8 @@ class IWAEConfig:
                 "image_shape": [1, 28, 28], "activation": "tanh"}
 
     def command_line(self, out: str) -> str:
-        """The command line that reproduces this run, every setting spelled out (chapter 13)."""
+        """The command line that reproduces this run, every setting spelled out (the manifest's
+        "command")."""
         return f"{command_line('python -m vae_lib iwae train', self)} --out {shlex.quote(str(out))}"
 
 

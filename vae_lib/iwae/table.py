@@ -40,12 +40,14 @@ LEGACY_SUBSET = "first {n} of 10000"
 
 
 def holds_run(folder: Path) -> bool:
-    """True if `folder` has a resume checkpoint of this recipe (chapter 13's --out policy)."""
+    """True if `folder` has a resume checkpoint of this recipe: what the --out policy asks
+    before it lets `iwae train` write there."""
     return (folder / CHECKPOINT).exists()
 
 
 def stages_csv(rows: list[dict[str, Any]]) -> str:
-    """The per-stage rows as CSV text (columns `CSV_COLUMNS`, chapter 13)."""
+    """The per-stage rows as CSV text (columns `CSV_COLUMNS`; experiments/iwae/README.md,
+    'Files', says what each holds)."""
     def number(r: dict[str, Any], key: str) -> str:
         return "" if r.get(key) is None else f"{r[key]:.4f}"
 
@@ -58,7 +60,8 @@ def stages_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def test_protocol(config: IWAEConfig) -> str:
-    """How the test NLL of each row is computed, for the manifest (chapter 13)."""
+    """How the test NLL of each row is computed, in words, for the manifest (the protocol
+    changed once during the run; each row's test_subset says which one it used)."""
     return (f"-L_{config.eval_k}, noise seed {EVAL_NOISE_SEED}, with the standard error between"
             f" images; a seeded random subset (vae_lib.evaluation, seed {SUBSET_SEED}) of"
             f" {config.stage_test_images} test images after stages 0..{config.stages - 2} and"
@@ -68,7 +71,8 @@ def test_protocol(config: IWAEConfig) -> str:
 
 
 def new_manifest(config: IWAEConfig, out: Path) -> dict[str, Any]:
-    """What the folder records about the run before it starts (chapter 13)."""
+    """What the folder records about the run before it starts: command, config and settings
+    (each session then adds its machine), so the committed table says how it was made."""
     return {
         "command": config.command_line(str(out)), "config": asdict(config),
         "settings": {"model": "784-200-200-50 tanh, mirrored decoder, Bernoulli, Glorot init",
@@ -82,7 +86,7 @@ def new_manifest(config: IWAEConfig, out: Path) -> dict[str, Any]:
 
 def train_row(config: IWAEConfig, out: Path, resume: bool,
               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train (or continue) the recipe in `out`, checkpointing as `train` asks (chapter 13).
+    """Train (or continue) the recipe in `out`, checkpointing as `train` asks.
 
     `out` has passed the --out policy already (`vae_lib.runkit.folder.output_folder`).
     """

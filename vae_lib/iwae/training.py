@@ -19,13 +19,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_finite_loss, inputs_checked
+from ..checks import check_diverged, inputs_checked
 from ..device import torch_threads
-from ..evaluation import describe_subset, mean_se, random_subset, separate_noise
+from ..evaluation import describe_subset, mean_se, random_subset, separate_noise, sum_of_products
 from ..models import build_model
 from ..objectives import iwae_bound, sampled_log_weights
 from ..runkit.state import generator_states, read_run, restore_generators
-from ..train import sum_of_products
 from .config import ADAM, IWAEConfig, schedule
 
 TEST_BINARIZATION_SEED = 0  # the same binarized test set for every run
@@ -35,8 +34,8 @@ EVAL_NOISE_SEED = 1  # the noise of the test bound L_K
 def iwae_objective(model: nn.Module, x: Tensor, k: int) -> Tensor:
     """L_k per image, with gradients: log of the mean of k importance weights p(x,z)/q(z|x).
 
-    k = 1 is the ELBO with a sampled KL term, the VAE of Burda et al.'s Table 1.
-    Explained in `book/13_log_likelihood.ipynb`.
+    k = 1 is the ELBO with a sampled KL term, the VAE of Burda et al.'s Table 1. The same
+    weights as `objectives.iwae_bound`, which evaluates without gradients.
     """
     mu, logvar = model.encode(x)
     return torch.logsumexp(sampled_log_weights(model, x, mu, logvar, k), dim=0) - math.log(k)
@@ -46,7 +45,7 @@ def iwae_objective(model: nn.Module, x: Tensor, k: int) -> Tensor:
 def nll_per_image(model: nn.Module, images: Tensor, k: int = 5000, seed: int = EVAL_NOISE_SEED,
                   batch: int = 20) -> Tensor:
     """-L_K of each image (nats), with noise from seed `seed`; the training stream's random
-    state is left as it was. Table 1's test NLL is their mean (`book/13_log_likelihood.ipynb`)."""
+    state is left as it was. Table 1's test NLL is their mean (`test_nll`)."""
     was_training = model.training
     model.eval()
     out = []
@@ -77,7 +76,8 @@ def evaluation_row(model: nn.Module, images: Tensor, n: int, k: int, prefix: str
 
 
 def binarized_once(images: Tensor) -> Tensor:
-    """`images` binarized with the fixed seed TEST_BINARIZATION_SEED (chapter 13)."""
+    """`images` binarized with the fixed seed TEST_BINARIZATION_SEED, so every evaluation of
+    every run sees the same binary test set."""
     return torch.bernoulli(images, generator=torch.Generator().manual_seed(
         TEST_BINARIZATION_SEED))
 
@@ -85,7 +85,7 @@ def binarized_once(images: Tensor) -> Tensor:
 def load_mnist(config: IWAEConfig) -> tuple[Tensor, Tensor]:
     """Grey training images (binarized afresh every minibatch) and the binarized test set.
 
-    The test images are binarized once, with seed TEST_BINARIZATION_SEED (chapter 13).
+    The test images are binarized once, with seed TEST_BINARIZATION_SEED (`binarized_once`).
     """
     from ..data import load_dataset
 
@@ -109,7 +109,7 @@ def _epoch(config: IWAEConfig, state: dict[str, Any], train_images: Tensor) -> f
     """One pass over the training set in shuffled minibatches; returns the mean L_k.
 
     The bound is summed as it goes, not read back every step; a loss that stopped being finite
-    ends the run at the end of the pass (`check_finite_loss`).
+    ends the run at the end of the pass (`check_diverged`).
     """
     model, opt = state["model"], state["optimizer"]
     n, sums = train_images.shape[0], []
@@ -124,7 +124,7 @@ def _epoch(config: IWAEConfig, state: dict[str, Any], train_images: Tensor) -> f
             opt.step()
             sums.append(bound.detach().sum())
     total = sum_of_products(sums, [1] * len(sums))
-    check_finite_loss(torch.tensor(total), f"in pass {state['epochs_total'] + 1}")
+    check_diverged(torch.tensor(total), f"in pass {state['epochs_total'] + 1}")
     return total / n
 
 
@@ -199,7 +199,8 @@ RESUMABLE = ("optimizer", "rng", "stage", "epoch_in_stage", "epochs_total", "row
 def restore_state(config: IWAEConfig, path: Path) -> dict[str, Any]:
     """The state a resume checkpoint holds, checked against `config`, ready for `train`.
 
-    A checkpoint made with other settings is refused (`vae_lib.runkit.state`). Chapter 13.
+    A checkpoint made with other settings is refused (`vae_lib.runkit.state`): it would not
+    continue the run that was started.
     """
     state = new_state(config)
     extras = read_run(path, state["model"], "iwae_config", asdict(config), RESUMABLE)

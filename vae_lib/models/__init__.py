@@ -18,8 +18,8 @@ from torch import nn
 
 from .autoencoder import Autoencoder
 from .deep import DeepVAE
-from .hierarchy import TwoLayerVAE
 from .flows import FlowVAE
+from .hierarchy import TwoLayerVAE
 from .likelihood import LikelihoodVAE
 from .made import MADEVAE
 from .vae import MLPVAE, VAE, ConvVAE
@@ -37,7 +37,7 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
 
     `VAEConfig.model_spec` and the paper's `AEVBConfig.model_spec` produce the spec; the model's
     `spec` attribute gives it back (a spec says what to build; a config, such as `VAEConfig`,
-    says how to train it). Explained in `book/08_training.ipynb`.
+    says how to train it). So a checkpoint rebuilds its model without pickled code.
     """
     config = dict(spec)
     kind = config.pop("kind", None)
@@ -53,7 +53,7 @@ MAX_PARAMETERS = 10**8  # 400 MB of weights, about 1.6 GB with Adam's moments an
 
 def check_model_size(spec: dict[str, Any]) -> int:
     """The number of parameters `spec` builds, counted on the meta device (nothing allocated);
-    a ValueError in one line above MAX_PARAMETERS (`book/08_training.ipynb`)."""
+    a ValueError in one line above MAX_PARAMETERS, before a typo of a size fills the memory."""
     with torch.device("meta"):
         count = sum(p.numel() for p in build_model(spec).parameters())
     if count > MAX_PARAMETERS:

@@ -26,7 +26,8 @@ class DeepVAE(VAE):
     """An MLP VAE with hidden layers `hidden_dims` (the decoder mirrors them); Bernoulli only.
 
     Burda et al.'s Table 1 model is DeepVAE(50, (200, 200), activation="tanh"); weights start
-    Glorot-uniform, biases at zero. Explained in `book/13_log_likelihood.ipynb`.
+    Glorot-uniform, biases at zero. Trained by `vae_lib.iwae` (experiments/iwae/README.md,
+    'The recipe').
     """
 
     def __init__(self, latent_dim: int = 50, hidden_dims: tuple[int, ...] = (200, 200),

@@ -72,7 +72,7 @@ class PlanarFlow(nn.Module):
 class IAFStep(nn.Module):
     """One inverse autoregressive flow step: z' = sigma * z + (1 - sigma) * m, sigma = sigmoid(s).
 
-    (m, s) come from a MADE over z (the masked layer of `book/15_posterior_collapse.ipynb`),
+    (m, s) come from a MADE over z (`MaskedLinear` and `made_masks`, as in `MADEVAE`),
     so m_i and s_i see only the z_j before i in this step's order, and optionally a context
     vector from the encoder. The Jacobian is then triangular with sigma on its diagonal, and
     log |det| = sum_i log sigma_i. `reverse=True` uses the order d, ..., 1: alternating it
@@ -207,8 +207,9 @@ class FlowVAE(MLPVAE):
     def posterior_sample(self, x: Tensor, n: int) -> tuple[Tensor, Tensor]:
         """n draws z_K ~ q(z_K|x) per image and log q: shapes (n, batch, latent), (n, batch).
 
-        log p(x, z) - log q are then the importance weights of `book/13_log_likelihood.ipynb`
-        for this posterior. The noise is drawn as `gaussian_posterior_sample` draws it.
+        log p(x, z) - log q are then the importance weights of this posterior
+        (`objectives.posterior_log_weights`). The noise is drawn as `gaussian_posterior_sample`
+        draws it.
         """
         check_count("n", n, high=MAX_SAMPLES)
         mu, logvar, h = self._encode_with_context(x)

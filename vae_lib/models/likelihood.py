@@ -28,7 +28,7 @@ def continuous_bernoulli_mean(logits: Tensor, small: float = 1e-2) -> Tensor:
 
     It is not lambda = sigmoid(l): the mean is pulled toward 1/2 (at lambda = 0.9 it is about
     0.72). Near l = 0 the two terms cancel, so there we use the series 1/2 + l/12 - l^3/720.
-    Explained in book/14_loss_scale_and_likelihood.ipynb.
+    It is what `LikelihoodVAE.decode` returns for the continuous Bernoulli.
     """
     if not small > 0:
         raise ValueError(f"continuous_bernoulli_mean: small must be > 0, got {small}")

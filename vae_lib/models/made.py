@@ -22,7 +22,8 @@ from .vae import VAE
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask of the same shape.
 
-    Explained in book/15_posterior_collapse.ipynb.
+    The mask cuts the connections that would let an output see its own input or later ones;
+    `MADEVAE`'s decoder and the IAF steps of `vae_lib.models.flows` are built from it.
     """
 
     def __init__(self, mask: Tensor, bias: bool = True):
@@ -40,7 +41,7 @@ def made_masks(pixels: int, hidden_dim: int) -> tuple[Tensor, Tensor, Tensor]:
     Hidden unit k gets a degree m_k in 1 .. pixels-1 and sees inputs d <= m_k; output d sees
     hidden units with m_k < d and, through the direct connection, inputs before d. So output d
     depends on pixels 1 .. d-1 only. Returns (input->hidden, hidden->output, input->output),
-    each shaped (out, in) like a weight. Explained in book/15_posterior_collapse.ipynb.
+    each shaped (out, in) like a weight, for `MaskedLinear`.
     """
     check_count("hidden_dim", hidden_dim)
     if pixels < 2:

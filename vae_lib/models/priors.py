@@ -53,7 +53,8 @@ def mixture_sample(
 class Prior(nn.Module):
     """The prior interface: `log_prob(z)` per code and `sample(n, generator)` (chapter 17).
 
-    Explained in book/17_priors.ipynb.
+    The p(z) of the generative story (`book/03_generative_story.ipynb`), made a module so that
+    it can have parameters and be learned. Explained in book/17_priors.ipynb.
     """
 
     def __init__(self, latent_dim: int):

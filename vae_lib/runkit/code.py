@@ -4,7 +4,7 @@ The cache retrains a model when the code that trains it changes. Hashing every f
 package retrained every chapter's models after an edit to a help string; here the key covers
 only the modules that can change a trained model (not the commands, the pictures or the
 widgets), and only their code: docstrings, comments, formatting and help texts are left out,
-since they change no number. Explained in `book/08_training.ipynb` (the run cache).
+since they change no number. The cache itself: README.md, 'Run the chapters yourself'.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def _code_only(source: str) -> str:
 
 
 def training_sources(package: Path = PACKAGE) -> list[Path]:
-    """The package's modules that can change a trained model, in a fixed order (chapter 8)."""
+    """The package's modules that can change a trained model, in a fixed order, so the hash
+    of `code_version` does not depend on the file system's listing."""
     found = []
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package).as_posix()
@@ -49,7 +50,7 @@ def training_sources(package: Path = PACKAGE) -> list[Path]:
 def code_version(package: Path = PACKAGE) -> str:
     """A hash of the training code's syntax: a code change retrains, a docstring edit does not.
 
-    Part of every run cache key (`book/08_training.ipynb`).
+    Part of every run cache key (`vae_lib.runs.cached_model`).
     """
     digest = hashlib.sha1()
     for path in training_sources(package):

@@ -3,8 +3,9 @@
 `python -m vae_lib train | aevb | iwae train` all check their output folder here, before any
 work: not an empty path, not the book's committed results without --into-committed, not a
 folder holding another run unless --resume continues it, and not a folder another command is
-writing right now (a lock the operating system drops when the process ends). Explained in
-`book/08_training.ipynb` (the command line) and CONTRIBUTING.md (the committed experiments).
+writing right now (a lock the operating system drops when the process ends). The policy in
+words: README.md, 'Runs that are not lost'; the layer it belongs to: CONTRIBUTING.md, 'Runs and
+commands'.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 
 class UsageError(Exception):
-    """Bad input to `python -m vae_lib` (chapter 8): reported in one line, exit status 2."""
+    """Bad input to `python -m vae_lib`: reported in one line, exit status 2, no traceback."""
 
 
 COMMITTED = "experiments"  # the book's committed results: written only with --into-committed
@@ -52,7 +53,7 @@ def lock_folder(path: Path) -> None:
     A second command writing into the same --out, started while the first runs, is refused
     in one line instead of silently mixing its files with the first one's. Nothing is written
     into the folder, and the operating system drops the lock when the process ends, even
-    after kill -9, so it never goes stale. Part of the --out policy (chapter 8).
+    after kill -9, so it never goes stale. Part of the --out policy (`output_folder`).
     """
     key = path.resolve()
     if key in _HELD_LOCKS:
@@ -78,7 +79,7 @@ def output_folder(path: Path, resume: bool, into_committed: bool,
                   holds_run: Callable[[Path], bool]) -> Path:
     """Check `--out` before any work: a real folder, not committed results, not another run.
 
-    The policy of `python -m vae_lib train | aevb` (chapter 8): an empty path is refused; a
+    The policy of `python -m vae_lib train | aevb | iwae train`: an empty path is refused; a
     folder inside experiments/ needs --into-committed; a folder that already holds a run
     (`holds_run(path)`) is continued with --resume and refused otherwise, so nothing is
     overwritten or mixed with a stale run's files; --resume with nothing to resume is refused.

@@ -2,8 +2,8 @@
 
 A manifest records the command that reproduces the run, its config, and one entry per session
 of work (when it started, from where, on which machine), so a run that spans several sessions
-says so. Read and written here for every command (`book/12_aevb.ipynb`'s curves,
-`book/13_log_likelihood.ipynb`'s stage table).
+says so. Read and written here for every command (the manifests of experiments/aevb/ and
+experiments/iwae/).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from ..files import atomic_write_json
 def machine_description() -> dict[str, Any]:
     """CPU model, core count and library versions: the machine a results folder was made on.
 
-    The provenance of chapter 12's curves and chapter 13's stage table.
+    The provenance of the committed curves and stage table: every session of a manifest
+    records one, so a timing says which machine it was measured on.
     """
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -42,7 +43,7 @@ def machine_description() -> dict[str, Any]:
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
-    """A results folder's manifest, or None if there is none yet (chapters 12 and 13)."""
+    """A results folder's manifest, or None if there is none yet (a new run writes one)."""
     path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -50,7 +51,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
 def start_session(manifest: dict[str, Any], **details: Any) -> None:
     """Append this stretch of work to the manifest's sessions: when, on what, and `details`.
 
-    A run resumed across several sessions lists each (chapters 12 and 13).
+    A run resumed across several sessions lists each, with the machine it ran on.
     """
     manifest.setdefault("sessions", []).append(
         {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **details,
@@ -58,5 +59,5 @@ def start_session(manifest: dict[str, Any], **details: Any) -> None:
 
 
 def write_manifest(path: str | os.PathLike, manifest: dict[str, Any]) -> None:
-    """Rewrite a manifest atomically, indented (chapters 12 and 13)."""
+    """Rewrite a manifest atomically, indented, so a stopped run never leaves half of one."""
     atomic_write_json(path, manifest)

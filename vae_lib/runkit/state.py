@@ -5,7 +5,7 @@ schedule) saves the same kinds of thing: weights, optimizer moments, every rando
 draws from, its progress and the settings it was started with. The generators and the settings
 check are written once here; each run keeps its own payload keys, so committed checkpoints stay
 readable. A run resumed with other settings is refused: it would not be the run that was
-started (`book/08_training.ipynb` resumes one, `book/13_log_likelihood.ipynb` a long one).
+started (README.md, 'Runs that are not lost').
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from ..train import EpochRecord, FitState
 class RunError(ValueError):
     """A run cannot go on as asked (other settings, another run's files): one line, exit 2.
 
-    Raised by the run layer of chapters 12 and 13's experiments and the `train` command.
+    Raised by the run layer (`vae_lib.aevb`, `vae_lib.iwae`, `fit_resumably` of the `train`
+    command); the commands print it as one line.
     """
 
 
 def settings_differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """The settings whose stored and wanted values differ, as 'name stored vs wanted'.
 
-    The one "made with other settings" comparison of every command (chapters 8, 12, 13).
+    The one "made with other settings" comparison of every command, so all three say it alike.
     """
     names = sorted(set(stored) | set(wanted))
     return [f"{k} {stored.get(k)!r} vs {wanted.get(k)!r}" for k in names
@@ -39,7 +40,8 @@ def settings_differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list
 
 
 def check_same_settings(stored: dict[str, Any], wanted: dict[str, Any], what: str) -> None:
-    """Refuse to continue `what` with other settings than it was started with (chapter 8)."""
+    """Refuse to continue `what` with other settings than it was started with: it would not be
+    the run that was started."""
     if diffs := settings_differences(stored, wanted):
         shown = ", ".join(diffs)
         raise RunError(f"cannot resume {what}: it was made with other settings"
@@ -51,7 +53,8 @@ def generator_states(device: torch.device | str = "cpu",
                      **generators: torch.Generator) -> dict[str, Any]:
     """The global generator's state (and the GPU's, when training there) and each named one's.
 
-    What every resumable checkpoint stores under "rng" (`book/08_training.ipynb`).
+    What every resumable checkpoint stores under "rng": a resumed run draws the same noise
+    and the same minibatches as one that never stopped.
     """
     device = torch.device(device)
     states = {"global": torch.get_rng_state()}
@@ -78,7 +81,7 @@ def read_run(path: str | os.PathLike, model: nn.Module, settings_key: str,
 
     It must hold a run (the keys `needs`), have been started with `settings` (stored under
     `settings_key`), and hold the same kind of model; anything else is a `RunError` or a
-    `CheckpointError` line. Used by every command's --resume (chapters 8, 12 and 13).
+    `CheckpointError` line. Used by every command's --resume.
     """
     payload = read_checkpoint(path)
     stored = payload.get(settings_key)
@@ -94,7 +97,7 @@ def read_run(path: str | os.PathLike, model: nn.Module, settings_key: str,
 def data_fingerprint(x: Tensor) -> str:
     """A cheap hash of a data set (its shape and every 997th value): resuming on other data fails.
 
-    Chapter 8's runs resume only on the images they started with.
+    `fit_resumably`'s runs resume only on the images they started with.
     """
     sample = x.detach().reshape(-1)[::997].float().cpu().contiguous()
     digest = hashlib.sha256(str(tuple(x.shape)).encode())
@@ -108,7 +111,7 @@ FIT_RUN = ("optimizer", "rng", "history")  # what a resumable `fit` checkpoint h
 def save_fit(path: str | os.PathLike, model: nn.Module, state: FitState,
              settings: dict[str, Any], device: torch.device) -> None:
     """One atomic file with the weights, optimizer, generators, history and settings of a
-    `fit` run, rewritten after every epoch (`book/08_training.ipynb`)."""
+    `fit` run, rewritten after every epoch: a stop loses at most the epoch under way."""
     save_checkpoint(model, path, history=state.history.as_dicts(),
                     optimizer=state.optimizer.state_dict(),
                     rng=generator_states(device, shuffle=state.shuffle), run=settings)
@@ -117,7 +120,7 @@ def save_fit(path: str | os.PathLike, model: nn.Module, state: FitState,
 def resume_fit(path: str | os.PathLike, model: nn.Module, state: FitState,
                settings: dict[str, Any], device: torch.device) -> None:
     """Load a saved `fit` run into `model` and `state` (a `new_fit_state`), checked against
-    `settings`: `fit(state=state)` then continues it bit for bit (chapter 8)."""
+    `settings`: `fit(state=state)` then continues it bit for bit."""
     payload = read_run(path, model, "run", settings, FIT_RUN)
     try:
         state.optimizer.load_state_dict(payload["optimizer"])
@@ -131,7 +134,8 @@ def fit_resumably(model: nn.Module, train: Tensor, test: Tensor, checkpoint: str
                   resume: bool = False, on_epoch=None, **settings: Any):
     """`fit` with its whole state rewritten to `checkpoint` after every epoch; `resume=True`
     continues the run saved there bit for bit (same settings and data only). The run layer's
-    wrapper of chapter 8's loop; returns the history.
+    wrapper of `fit`, which knows nothing of checkpoints or folders (CONTRIBUTING.md, 'Runs and
+    commands'); returns the history.
 
     `settings` are `fit`'s keyword arguments; an existing checkpoint is refused unless resume.
     """
