@@ -115,3 +115,28 @@ def test_a_top_layer_that_ignores_z1_has_no_active_units():
 def test_bad_settings_are_one_line(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TwoLayerVAE(**kwargs)
+
+
+def test_the_layer_decoders_are_the_decoder_at_the_codes_they_stand_for():
+    """Each one MLP gives what the model's own pieces give. Top layer: z2 with the other units at
+    0, the mean of p(z1 | z2), the model's decode. Lower layer: z1 = the mean of p(z1 | z2 = 0)
+    plus the sliders times its standard deviations, at the chosen units."""
+    model = tiny((3, 4), (5, 6), shape=(1, 3, 3), scale=1.5).float()
+    units = [3, 1]
+    page = model.top_down_decoder(units)
+    assert page.latent_dim == 2 and [type(m) for m in page.decoder].count(torch.nn.Linear) == 6
+    codes = torch.randn(7, 2)
+    z2 = torch.zeros(7, 4)
+    z2[:, units] = codes  # column 0 drives unit 3, column 1 unit 1
+    mu, _ = model.prior.conditional(z2)
+    torch.testing.assert_close(page.decode(codes), model.decode(torch.cat([mu, z2], -1)))
+    lower = model.lower_decoder([2, 0])
+    mean, logvar = model.prior.conditional(torch.zeros(1, 4))
+    z1 = mean.expand(7, -1).clone()
+    z1[:, [2, 0]] += codes * (0.5 * logvar[0, [2, 0]]).exp()
+    expected = model.decode(torch.cat([z1, torch.zeros(7, 4)], -1))
+    torch.testing.assert_close(lower.decode(codes), expected)
+    with pytest.raises(ValueError, match="units must be"):
+        model.top_down_decoder([4])
+    with pytest.raises(ValueError, match="distinct z1"):
+        model.lower_decoder([1, 1])

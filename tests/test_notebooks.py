@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,77 @@ def test_every_notebook_is_in_the_toc():
         if str(p.relative_to(ROOT).with_suffix("")) not in files
     ]
     assert not missing, f"notebooks not in _toc.yml (the book would skip them): {missing}"
+
+
+_COUNT_SPEC = importlib.util.spec_from_file_location(
+    "count_checks", ROOT / "scripts/count_checks.py"
+)
+count_checks = importlib.util.module_from_spec(_COUNT_SPEC)
+_COUNT_SPEC.loader.exec_module(count_checks)
+EXPERIMENTS = [p for p in NOTEBOOKS if p.name[:2].isdigit() and int(p.name[:2]) >= 8]
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_ids(EXPERIMENTS))
+def test_experiment_chapters_show_no_checks(path):
+    """Chapters 8 onward keep their checks out of the code a reader learns from.
+
+    An `assert` or a `glue(` call sits in a check cell after the teaching cell, tagged
+    `hide-input` (collapsed on the page under its label) and opening with `# Check: ...`
+    (CONTRIBUTING.md, rule 12). scripts/count_checks.py counts them, shown and hidden.
+    """
+    shown = []
+    for i, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        asserts, glues = count_checks.count_cell(_source(cell))
+        if (asserts or glues) and not tags & count_checks.HIDDEN_TAGS:
+            shown.append(f"cell {i}: {asserts} assert, {glues} glue")
+    assert not shown, (
+        f"{path.name}: shown code cells hold checks; move them to a hide-input check cell"
+        f" after the teaching cell (CONTRIBUTING.md): {shown}"
+    )
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_ids(EXPERIMENTS))
+def test_check_cells_say_what_they_check(path):
+    """A check cell opens with `# Check: <what is checked>` and its toggle carries a label that
+    says so (`mystnb.code_prompt_show`, "Check: ..."); a Markdown cell holding only a check's
+    label (`(c12-check-faster)=`) comes right before a check cell.
+    """
+    cells = _load(path)["cells"]
+    wrong = []
+    for i, cell in enumerate(cells):
+        source = _source(cell)
+        if cell["cell_type"] == "markdown" and re.fullmatch(r"\(c\d\d-check-[\w-]+\)=\s*", source):
+            after = cells[i + 1] if i + 1 < len(cells) else {}
+            if "hide-input" not in after.get("metadata", {}).get("tags", []):
+                wrong.append(f"cell {i}: the label {source.strip()} is not before a check cell")
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or "hide-input" not in tags:
+            continue
+        if not any(count_checks.count_cell(source)):
+            continue  # an exercise's answers, say
+        lines = [line for line in source.splitlines() if not line.startswith("# NBVAL_CHECK")]
+        first = lines[0] if lines else ""
+        shown = cell.get("metadata", {}).get("mystnb", {}).get("code_prompt_show", "")
+        if not first.startswith("# Check: ") or not shown.startswith("Check: "):
+            wrong.append(f"cell {i}: first line {first[:50]!r}, label {shown!r}")
+    assert not wrong, f"{path.name} (CONTRIBUTING.md, rule 12): {wrong}"
+
+
+CHECK_CELL_WIDTH = 77  # ruff's limit: _static/vae-book.css gives the box's padding back
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_ids(EXPERIMENTS))
+def test_check_cells_fit_their_box(path):
+    """Code in a hide-input cell sits in a box two characters narrower than the column (77 at
+    1280 px, book/ruff.toml): an opened check cell must not scroll sideways (CONTRIBUTING.md)."""
+    wide = [
+        f"cell {i}: {len(line)} characters: {line[:40]!r}"
+        for i, cell in enumerate(_load(path)["cells"])
+        if cell["cell_type"] == "code" and "hide-input" in cell.get("metadata", {}).get("tags", [])
+        for line in _source(cell).splitlines()
+        if len(line) > CHECK_CELL_WIDTH
+    ]
+    assert not wide, f"{path.name}: lines too long for a check cell: {wide}"

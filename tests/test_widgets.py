@@ -1,18 +1,14 @@
-"""The latent explorers: the live one redraws from Python, the static one is well-formed HTML."""
+"""The live latent explorer: it redraws from Python, and its bundle carries the in-page one."""
 
-import base64
 import io
 import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy.stats import norm
 
 import vae_lib
-from vae_lib.display import static_explorer_html
 from vae_lib.widgets import LatentExplorer
 
 
@@ -82,140 +78,31 @@ def test_live_explorer_starts_from_a_given_code():
         LatentExplorer(model, start=[0.0, 0.0, 0.0])
 
 
-# -- the static explorer ----------------------------------------------------------------------
-
-
-class _Tree(HTMLParser):
-    """Records each element with its attributes and the explorer roots it sits inside."""
-
-    VOID = {"input", "img", "br", "meta", "link", "hr"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack: list[tuple[str, dict]] = []
-        self.elements: list[tuple[str, dict, list[dict]]] = []
-        self.scripts: list[str] = []
-        self._in_script = False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        roots = [a for _, a in self.stack if "data-vae-explorer" in a]
-        self.elements.append((tag, attrs, roots))
-        if tag == "script":
-            self._in_script = True
-        if tag not in self.VOID:
-            self.stack.append((tag, attrs))
-
-    def handle_endtag(self, tag):
-        if tag == "script":
-            self._in_script = False
-        while self.stack:
-            if self.stack.pop()[0] == tag:
-                break
-
-    def handle_data(self, data):
-        if self._in_script:
-            self.scripts.append(data)
-
-
-def _parse(html: str) -> _Tree:
-    tree = _Tree()
-    tree.feed(html)
-    tree.close()
-    return tree
-
-
-def _sprite(html: str) -> Image.Image:
-    found = re.findall(r"url\('data:image/png;base64,([A-Za-z0-9+/=]+)'\)", html)
-    assert len(found) == 1, "expected one embedded sprite sheet"
-    data = base64.b64decode(found[0], validate=True)
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "PNG"
-    return image
-
-
-def test_static_explorer_structure():
-    model = _model(2)
-    n = 7
-    html = static_explorer_html(model, n=n, span=2.0, scale=3)
-    tree = _parse(html)
-    roots = [(tag, attrs) for tag, attrs, _ in tree.elements if "data-vae-explorer" in attrs]
-    assert len(roots) == 1
-    root = roots[0][1]
-    assert root["data-cell"] == "3,3" and root["data-grid"] == str(n)
-    sliders = [a for tag, a, inside in tree.elements if tag == "input" and inside]
-    assert len(sliders) == 2 and all(a["type"] == "range" for a in sliders)
-    assert all(a["min"] == "0" and a["max"] == str(n - 1) and a["value"] == "3" for a in sliders)
-    # the script finds its own root by id, and moves the background
-    script = "".join(tree.scripts)
-    assert f'getElementById("{root["id"]}")' in script
-    assert "backgroundPosition" in script and "data-cell" in script
-    # the shown cell is the centre of a (n*28*3)-px sprite, 28*3 px per cell
-    view = next(a for tag, a, inside in tree.elements if a.get("class") == "vae-explorer-view")
-    style = " ".join(view["style"].split())
-    assert "width:84px; height:84px" in style
-    assert f"background-size:{n * 84}px {n * 84}px" in style
-    assert "background-position:-252px -252px" in style
-
-
-def test_explorers_name_their_controls():
-    """Screen readers need a name for each slider; the static picture takes the keyboard focus."""
+def test_live_explorer_names_its_sliders():
+    """Screen readers need a name for each slider (the tooltip, copied onto it in the HTML)."""
     for slider in LatentExplorer(_model(3)).sliders:
         tooltip = getattr(slider, "tooltip", None) or slider.description_tooltip
         assert tooltip == f"latent {slider.description}"
-    tree = _parse(static_explorer_html(_model(2), n=3))
-    inputs = [a for tag, a, inside in tree.elements if tag == "input" and inside]
-    assert [a["aria-label"] for a in inputs] == ["latent z1", "latent z2"]
-    view = next(a for tag, a, inside in tree.elements if a.get("class") == "vae-explorer-view")
-    assert view["tabindex"] == "0" and view["aria-label"].startswith("decoded image at z1 = ")
-    assert "ArrowLeft" in "".join(tree.scripts)
 
 
-def test_static_explorer_sprite_cells_are_the_decoded_grid():
-    model = _model(2)
-    n, span = 5, 2.5
-    sprite = _sprite(static_explorer_html(model, n=n, span=span))
-    assert sprite.size == (n * 28, n * 28) and sprite.mode == "L"  # n x n cells of 28 x 28
-    pixels = np.asarray(sprite)
-    values = np.linspace(-span, span, n)
-    for i in range(n):  # column i: z1 = values[i]
-        for j in range(n):  # row j: z2 = values[j]
-            cell = pixels[j * 28 : (j + 1) * 28, i * 28 : (i + 1) * 28]
-            expected = _reference_pixels(model, [values[i], values[j]])
-            assert np.abs(cell.astype(int) - expected).max() <= 1, f"cell {i},{j}"
-
-
-def test_static_explorer_icdf_grid_and_extra_dimensions():
-    model = _model(3)
-    n = 4
-    base = torch.tensor([0.0, 0.7, 0.0])
-    html = static_explorer_html(model, n=n, span=0.9, grid="icdf", dims=(0, 2), base=base)
-    values = norm.ppf(np.linspace(0.05, 0.95, n))
-    pixels = np.asarray(_sprite(html))
-    cell = pixels[2 * 28 : 3 * 28, 1 * 28 : 2 * 28]  # i = 1 (z1), j = 2 (z3)
-    expected = _reference_pixels(model, [values[1], 0.7, values[2]])
-    assert np.abs(cell.astype(int) - expected).max() <= 1
-    assert ">z1 <input" in html and ">z3 <input" in html
-
-
-def test_two_static_explorers_do_not_clash():
-    model = _model(2)
-    ids = {_parse(static_explorer_html(model, n=3)).elements[0][1]["id"] for _ in range(2)}
-    assert len(ids) == 2
-    html = static_explorer_html(model, n=3, element_id="mine")
-    assert 'id="mine"' in html
-    with pytest.raises(ValueError, match="element_id"):
-        static_explorer_html(model, n=3, element_id='x" onload="alert(1)')
-    with pytest.raises(ValueError, match="dims"):
-        static_explorer_html(model, n=3, dims=(0, 0))
+def test_live_explorer_bundle_carries_the_in_page_explorer():
+    """Jupyter draws the widget view; the book, which has no kernel, the text/html beside it."""
+    explorer = LatentExplorer(_model(3))
+    explorer.sliders[1].value = 1.5
+    bundle = explorer._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+    html = data["text/html"]
+    assert re.sub(r"vae-x-\w{12}", "ID", html) == re.sub(r"vae-x-\w{12}", "ID", explorer.html())
+    assert 'data-kind="sliders"' in html and 'data-z="0.0,1.5,0.0"' in html
+    assert html.count('type="range"') == 3
 
 
 def test_table_html_escapes_and_checks_widths():
     from vae_lib.display import table_html
 
     html = table_html(["model", "loss"], [["MLP <20>", "105.4"], ["conv", "98.7"]], caption="a & b")
-    tree = _parse(html)
-    assert [t for t, _, _ in tree.elements].count("tr") == 3
+    assert html.count("<tr>") == 3
     assert "MLP &lt;20&gt;" in html and "<caption>a &amp; b</caption>" in html
     with pytest.raises(ValueError, match="cells"):
         table_html(["a", "b"], [["only one"]])

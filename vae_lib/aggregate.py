@@ -62,7 +62,7 @@ def gaussian_posteriors(model: nn.Module, images: Tensor,
 
 
 @torch.no_grad()
-def aggregate_log_prob(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 4096) -> Tensor:
+def aggregate_log_prob(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 512) -> Tensor:
     """log q(z) = log (1/N) sum_n N(z; mu_n, diag(exp(logvar_n))) for z of shape (m, d).
 
     The mixture of all N posteriors, exactly: the squared distances of the m codes to the N

@@ -86,7 +86,8 @@ def cached_model(
     so changing a setting or the code retrains instead of reusing a stale model. Returns
     (model, extras) where extras holds whatever `train` stored (its history, for instance); the
     model sits on `pick_device()` either way. Used by `cached_vae` and `aevb.cached_run`; a
-    chapter's other models go through it too (CONTRIBUTING.md, 'Notebooks').
+    chapter's other models go through it too (CONTRIBUTING.md, 'Notebooks'), as
+    `book/17_priors.ipynb`'s do.
     """
     digest = _settings_digest(settings)
     path = cache_dir() / f"{safe_name(name)}-{digest}.pt"

@@ -1,9 +1,11 @@
 """The live latent explorer: one ipywidgets slider per latent unit, decoded in the kernel.
 
 Every slider move decodes the code again in the running kernel, so it works for any latent
-size, but only with a kernel (Jupyter, Colab, Binder). The built book, which has none, uses
-`vae_lib.display.static_explorer_html` instead. Shown in `book/10_latent_space.ipynb`.
-Works with ipywidgets 7.7 (Colab's) and 8.
+size, but only with a kernel (Jupyter, Colab, Binder). The built book has none: there the same
+output shows `vae_lib.display.explorer_html`, the same layout decoded in the page itself. Both
+go out in one display bundle; Jupyter draws the widget, the book (its `nb_mime_priority_overrides`
+in `_config.yml`) the HTML. Shown in `book/10_latent_space.ipynb`. Works with ipywidgets 7.7
+(Colab's) and 8.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .device import model_device
+from .display.explorers import explorer_html
 from .display.html import image_png
 
 # A slider's tooltip is its label's title, which names it for assistive technology (the book's
@@ -26,7 +29,7 @@ _TOOLTIP = (
 
 @torch.no_grad()
 def decode_png(model: nn.Module, z: Tensor | Sequence[float], scale: int = 1) -> bytes:
-    """Decode one latent code and return the mean image as PNG bytes (chapter 10's explorer)."""
+    """Decode one latent code into the mean image as PNG bytes: the live explorer's picture."""
     code = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).to(model_device(model))
     return image_png(model.decode(code)[0], scale)
 
@@ -57,7 +60,7 @@ class LatentExplorer(widgets.HBox):
         if span <= 0:
             raise ValueError(f"span must be > 0, got {span}")
         self.model = model.eval()
-        self.scale = scale
+        self.scale, self.span, self.step = scale, span, step
         # One column of sliders up to 10 units, two narrower ones beyond (fits a book page).
         columns = 1 if latent <= 10 else 2
         width = "320px" if columns == 1 else "250px"
@@ -81,6 +84,31 @@ class LatentExplorer(widgets.HBox):
     def code(self) -> Tensor:
         """The latent code the sliders currently set, shape (latent_dim,)."""
         return torch.tensor([s.value for s in self.sliders], dtype=torch.float32)
+
+    def html(self) -> str:
+        """The in-page explorer for the current code: what a page without a kernel shows.
+
+        Explained in `book/10_latent_space.ipynb`.
+        """
+        return explorer_html(self.model, self.code(), self.span, self.step, self.scale)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget's own bundle (its view, its text) plus `text/html`: the in-page explorer."""
+        parent = getattr(super(), "_repr_mimebundle_", None)  # ipywidgets 8; 7 has none
+        data = parent(**kwargs) if parent else {
+            "text/plain": repr(self)[:110],
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self._model_id},
+        }
+        return {**(data or {}), "text/html": self.html()}
+
+    if hasattr(widgets.Widget, "_ipython_display_"):  # ipywidgets 7 displays itself
+
+        def _ipython_display_(self, **kwargs):
+            from IPython.display import display
+
+            display(self._repr_mimebundle_(), raw=True)
+            self._handle_displayed(**kwargs)
 
     def _redraw(self, change=None) -> None:
         self.image.value = decode_png(self.model, self.code(), self.scale)

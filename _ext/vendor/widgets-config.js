@@ -81,24 +81,9 @@
     img.setAttribute("data-sliders", values.length);
     img.alt = img.title || (values.length ? "image drawn for " + values.join(", ") : "image");
   }
-  // 4. A static page has no kernel: a live explorer's sliders move, but nothing decodes. Say so
-  // above each box of sliders beside an image (vae_lib.widgets.LatentExplorer).
-  var KERNEL_NOTE = "This explorer needs a running kernel: here its sliders move but the picture " +
-    "stays. Run the chapter (the launch button at the top opens Binder or Colab) to use it.";
-  function noteKernel(box) {
-    if (!box.querySelector("img") || !box.querySelector(".widget-slider")) return;
-    var before = box.previousElementSibling;
-    if (before && before.classList.contains("vae-kernel-note")) return;
-    var note = document.createElement("p");
-    note.className = "vae-kernel-note";
-    note.setAttribute("role", "note");
-    note.textContent = KERNEL_NOTE;
-    box.parentNode.insertBefore(note, box);
-  }
   function nameAll() {
     document.querySelectorAll(".jupyter-widgets.widget-slider").forEach(nameControls);
     document.querySelectorAll("img.jupyter-widgets").forEach(describeImage);
-    document.querySelectorAll(".jupyter-widgets.widget-hbox").forEach(noteKernel);
   }
   // The widgets render after the load event, in pieces: name whatever has appeared.
   var pending = false;

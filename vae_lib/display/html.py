@@ -14,7 +14,8 @@ from torch import Tensor
 def to_uint8(image: Tensor) -> Tensor:
     """One decoded image (1, H, W) or (H, W) in [0, 1] as an (H, W) uint8 tensor.
 
-    Used by the explorers of `book/10_latent_space.ipynb`.
+    The grey levels of the PNGs of the live explorer (`vae_lib.widgets`), rounded as the
+    in-page explorers' script rounds them.
     """
     image = image.detach().cpu().float()
     if image.dim() == 3:
@@ -30,8 +31,8 @@ def image_png(image: Tensor, scale: int = 1) -> bytes:
     """PNG bytes of one greyscale image, enlarged `scale` times with square (nearest) pixels.
 
     Widgets and data URIs want encoded bytes rather than a matplotlib figure: encoding a 28x28
-    PNG takes well under a millisecond, so a slider can redraw on every move
-    (`book/10_latent_space.ipynb`).
+    PNG takes well under a millisecond, so a slider of the live explorer (`vae_lib.widgets`)
+    can redraw on every move.
     """
     from PIL import Image
 
@@ -48,8 +49,8 @@ def image_png(image: Tensor, scale: int = 1) -> bytes:
 def gif_bytes(frames: Sequence, seconds_per_frame: float = 0.5) -> bytes:
     """Encode PIL frames as a looping animated GIF, in memory.
 
-    Chapters show the GIF inline (see `gif_html`, `book/09_conv_vae.ipynb`) instead of writing a
-    file next to the notebook; `python -m vae_lib train` writes the same bytes to a file.
+    Chapters show the GIF inline (see `gif_html`) instead of writing a file next to the
+    notebook; `python -m vae_lib train` writes the same bytes to a file.
     """
     if not frames:
         raise ValueError("a GIF needs at least one frame")

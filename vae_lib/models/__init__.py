@@ -37,7 +37,8 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
 
     `VAEConfig.model_spec` and the paper's `AEVBConfig.model_spec` produce the spec; the model's
     `spec` attribute gives it back (a spec says what to build; a config, such as `VAEConfig`,
-    says how to train it). So a checkpoint rebuilds its model without pickled code.
+    says how to train it). So a checkpoint rebuilds its model without pickled code, and
+    `book/17_priors.ipynb` builds its three priors' models from specs.
     """
     config = dict(spec)
     kind = config.pop("kind", None)

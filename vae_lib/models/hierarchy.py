@@ -12,6 +12,7 @@ Explained in book/18_hierarchy.ipynb.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -114,7 +115,7 @@ class TwoLayerVAE(VAE):
 
     def posterior_sample(self, x: Tensor, n: int) -> tuple[Tensor, Tensor]:
         """n draws [z1, z2] ~ q(z1 | x) q(z2 | z1) per image with their log q: shapes
-        (n, batch, d1 + d2) and (n, batch). The importance weights of chapter 13 follow."""
+        (n, batch, d1 + d2) and (n, batch): what `vae_lib.log_weights` needs (chapter 18)."""
         check_count("n", n)
         mu1, logvar1 = _split(self.bottom_up1(self._check_images(x)))
         eps1 = torch.randn((n, *mu1.shape), device=mu1.device, dtype=mu1.dtype)
@@ -153,3 +154,57 @@ class TwoLayerVAE(VAE):
         mean2 = _split(self.bottom_up2(mu1 + (0.5 * logvar1).exp() * eps))[0].mean(0)
         return (mu1.double().var(0, unbiased=False).float(),
                 mean2.double().var(0, unbiased=False).float())
+
+    @torch.no_grad()
+    def top_down_decoder(self, units: list[int]) -> LayerDecoder:
+        """The image at z1 = the mean of p(z1 | z2), as a decoder of the z2 units `units`, in that
+        order (the others held at 0): what dragging the top layer does (chapter 18)."""
+        return LayerDecoder(self, 2, units)
+
+    @torch.no_grad()
+    def lower_decoder(self, units: list[int]) -> LayerDecoder:
+        """The image as a decoder of the z1 units `units`, each in standard deviations of
+        p(z1 | z2 = 0) from its mean, the other units at that mean: what dragging the lower
+        layer does (the explorer of chapter 18)."""
+        return LayerDecoder(self, 1, units)
+
+
+class LayerDecoder(nn.Module):
+    """Some units of one layer -> the decoder's mean image, as one MLP of `Linear` and `Tanh`
+    layers, so `vae_lib.widgets.LatentExplorer` and the page's explorer decode it as they decode
+    any MLP VAE. Layer 2: z2's `units` (others 0) -> mean of p(z1 | z2) -> image. Layer 1: z1's
+    `units` in standard deviations of p(z1 | z2 = 0), the others at its mean -> image. Built by
+    `TwoLayerVAE.top_down_decoder` and `lower_decoder` (chapter 18).
+    """
+
+    def __init__(self, model: TwoLayerVAE, layer: int, units: list[int]):
+        super().__init__()
+        d1, d2 = model.dims
+        size = {1: d1, 2: d2}[layer]
+        units = [int(u) for u in units]
+        if not units or len(set(units)) < len(units) or not all(0 <= u < size for u in units):
+            raise ValueError(f"units must be a non-empty list of distinct z{layer} units in"
+                             f" 0..{size - 1}")
+        self.layer, self.units, self.latent_dim = layer, units, len(units)
+        self.image_shape = model.image_shape
+        layers = [*copy.deepcopy(model.prior.top_down)] if layer == 2 else []
+        layers += [*copy.deepcopy(model.decoder)]
+        first = layers[0]
+        if layer == 2:
+            mean_out = layers[len(model.prior.top_down) - 1]
+            mean_out.weight = nn.Parameter(mean_out.weight[:d1].clone())  # the mean half only
+            mean_out.bias = nn.Parameter(mean_out.bias[:d1].clone())
+            mean_out.out_features = d1
+            first.weight = nn.Parameter(first.weight[:, units].clone())  # the others are 0
+        else:
+            mean, logvar = model.prior.conditional(torch.zeros(1, d2, device=first.weight.device))
+            scale = (0.5 * logvar[0]).exp()
+            first.bias = nn.Parameter(first.bias + first.weight @ mean[0])
+            first.weight = nn.Parameter(first.weight[:, units] * scale[units])
+        first.in_features = len(units)
+        self.decoder = nn.Sequential(*layers)
+        self.eval()
+
+    def decode(self, z: Tensor) -> Tensor:
+        """The mean image of each code, shape (n, len(units)) -> (n, C, H, W)."""
+        return torch.sigmoid(self.decoder(z)).view(-1, *self.image_shape)
