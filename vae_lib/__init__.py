@@ -9,6 +9,8 @@ device       pick_device, model_device, torch_threads: where tensors live, how m
 train        fit (any model with an objective), evaluate: the loop chapter 8 walks through
 losses       training losses for fit: sum vs mean, KL warm-up, free bits (chapters 14-15)
 code_use     is the code used? information per latent unit, the wrong-code test (chapter 15)
+aggregate    the aggregate posterior q(z) and the ELBO's two terms (chapter 17)
+gaps         per-image fits of q: the approximation and amortization gaps (chapter 16)
 evaluation   the evaluation protocol: seeded random subsets, mean ± SE, paired differences
 schedules    linear_warmup
 checks       the boundary checks: pixels in [0, 1], finite values, beta, counts, divergence
@@ -59,10 +61,10 @@ _EXPORTS = {
     "widgets": ["LatentExplorer"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"aevb", "baselines", "checkpoint", "checks", "code_use", "commands", "config",
-               "data", "derivation", "device", "display", "downloads", "evaluation", "exercises",
-               "explore", "files", "iwae", "losses", "models", "objectives", "plots", "runkit",
-               "runs", "schedules", "train", "widgets"}
+_SUBMODULES = {"aevb", "aggregate", "baselines", "checkpoint", "checks", "code_use", "commands",
+               "config", "data", "derivation", "device", "display", "downloads", "evaluation",
+               "exercises", "explore", "files", "gaps", "iwae", "losses", "models", "objectives",
+               "plots", "runkit", "runs", "schedules", "train", "widgets"}
 
 __all__ = sorted(_MODULE_OF)
 
