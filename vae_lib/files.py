@@ -78,3 +78,13 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer.writerow(columns)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def write_columns(path: str | os.PathLike, index: Sequence[int], columns: dict[str, Any],
+                  index_name: str = "test_index") -> None:
+    """Per-image values as one CSV, one row per image, atomically: the per-image result files of
+    the experiments under experiments/ (flows, hierarchy; their READMEs, 'Files')."""
+    names = list(columns)
+    rows = [[int(index[j])] + [f"{float(columns[n][j]):.6f}" for n in names]
+            for j in range(len(index))]
+    atomic_write_text(path, csv_text([index_name, *names], rows))

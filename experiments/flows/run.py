@@ -31,7 +31,7 @@ import vae_lib
 from vae_lib.checkpoint import save_checkpoint
 from vae_lib.device import use_book_threads
 from vae_lib.evaluation import describe_subset, random_subset, separate_noise, subset_indices
-from vae_lib.files import atomic_write_text, csv_text
+from vae_lib.files import write_columns
 from vae_lib.gaps import elbo_of, optimise_posterior, variational_parameters
 from vae_lib.models import build_model
 from vae_lib.runkit.folder import UsageError, output_folder
@@ -110,13 +110,6 @@ def gaps(model, x: torch.Tensor, args) -> dict[str, torch.Tensor]:
     return {name: torch.cat(v) for name, v in columns.items()}
 
 
-def write_csv(path: Path, index: torch.Tensor, columns: dict[str, torch.Tensor]) -> None:
-    names = list(columns)
-    rows = [[int(index[j])] + [f"{float(columns[n][j]):.6f}" for n in names]
-            for j in range(len(index))]
-    atomic_write_text(path, csv_text(["test_index", *names], rows))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
@@ -158,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             started = time.perf_counter()
             elbo, l_k = bounds(model, x, args.k)
-            write_csv(path, index, {"elbo": elbo, f"l_{args.k}": l_k})
+            write_columns(path, index, {"elbo": elbo, f"l_{args.k}": l_k})
             stage["bounds_seconds"] = time.perf_counter() - started
             write_manifest(out / "manifest.json", manifest)
         path = out / f"{arm}_gaps.csv"
         if not path.exists():
             started = time.perf_counter()
-            write_csv(path, index, gaps(model, x, args))
+            write_columns(path, index, gaps(model, x, args))
             stage["gaps_seconds"] = time.perf_counter() - started
             write_manifest(out / "manifest.json", manifest)
         print(f"{arm}: done", flush=True)

@@ -40,7 +40,7 @@ from vae_lib.checkpoint import read_checkpoint, save_checkpoint
 from vae_lib.checks import check_diverged, inputs_checked
 from vae_lib.device import use_book_threads
 from vae_lib.evaluation import describe_subset, separate_noise, subset_indices, sum_of_products
-from vae_lib.files import atomic_write_json, atomic_write_text, csv_text
+from vae_lib.files import atomic_write_json, atomic_write_text, csv_text, write_columns
 from vae_lib.iwae.training import iwae_objective
 from vae_lib.models import build_model
 from vae_lib.runkit.folder import UsageError, output_folder
@@ -185,13 +185,6 @@ def activity(model, x: torch.Tensor) -> dict[str, list[float]]:
         return {"z": vae_lib.latent_activity(model, x).tolist()}
 
 
-def write_csv(path: Path, index: torch.Tensor, columns: dict[str, torch.Tensor]) -> None:
-    names = list(columns)
-    rows = [[int(index[j])] + [f"{float(columns[n][j]):.6f}" for n in names]
-            for j in range(len(index))]
-    atomic_write_text(path, csv_text(["test_index", *names], rows))
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
@@ -242,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         path = out / f"{arm}_bounds.csv"
         if not path.exists():
             started = time.perf_counter()
-            write_csv(path, index, bounds(model, x, args.k))
+            write_columns(path, index, bounds(model, x, args.k))
             stage["bounds_seconds"] = round(time.perf_counter() - started, 1)
         path = out / f"{arm}_activity.json"
         if not path.exists():
