@@ -26,6 +26,8 @@ EXPLORERS = {
     "book/10_latent_space.html": {"sliders": 2, "pad": 2},
     "book/11_beta_vae.html": {"sliders": 2, "pad": 0},
     "book/12_aevb.html": {"sliders": 0, "pad": 1},
+    "book/17_priors.html": {"sliders": 0, "pad": 1},
+    "book/18_hierarchy.html": {"sliders": 1, "pad": 0},
 }
 CODES = 24  # codes per explorer: the corners of the range first, then random ones
 MAX_LEVELS = 1.0  # drawn grey level against 255 * torch's pixel: at most 1/255
