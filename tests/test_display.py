@@ -242,3 +242,99 @@ def test_two_explorers_on_one_page_do_not_clash():
     ids = {_parse(explorer_html(model)).elements[0][1]["id"] for _ in range(2)}
     assert len(ids) == 2
     assert 'id="mine"' in explorer_html(model, element_id="mine")
+
+
+# -- a decoder given a label (chapter 20) ------------------------------------------------------
+
+NODE_LABELLED = """
+const fs = require("fs");
+global.window = {};
+eval(fs.readFileSync(process.argv[1], "utf8"));
+const job = JSON.parse(fs.readFileSync(0, "utf8"));
+const decoder = new window.vaeBook.Decoder(job.decoder);
+const out = job.codes.map((z, i) => {
+    decoder.setLabel(job.labels[i]);
+    return Array.from(decoder.run(Float64Array.from(z)));
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def _cvae(seed=0):
+    torch.manual_seed(seed)
+    return _trained_like(vae_lib.models.LabelCVAE(latent_dim=2, hidden_dim=64), seed)
+
+
+def test_a_labelled_decoder_matches_decode_for_every_label():
+    model = _cvae()
+    payload = page_decoder(model)
+    assert payload["labels"] == 10 and payload["error"] <= MAX_PIXEL_ERROR
+    layers = _rounded(decoder_layers(model), payload["dtype"])
+    assert layers[0]["w"].shape == (64, 2) and layers[0]["lb"].shape == (10, 64)
+    codes = parity_codes(2, 3.0, n=20, seed=4).repeat(10, 1)
+    labels = torch.arange(10).repeat_interleave(23)
+    page = run_layers(layers, codes, labels)
+    with torch.no_grad():
+        torch_images = model.decode(codes, labels).flatten(1).double()
+        other = model.decode(codes, (labels + 1) % 10).flatten(1).double()
+    assert (page - torch_images).abs().max() <= MAX_PIXEL_ERROR
+    assert (page - other).abs().max() > 0.1  # the label changes the picture
+    with pytest.raises(ValueError, match="needs the labels"):
+        run_layers(layers, codes)
+    with pytest.raises(ValueError, match="labels must be"):
+        run_layers(layers, codes, labels + 1)
+
+
+def test_the_page_script_decodes_every_label_as_torch():
+    model = _cvae(seed=2)
+    payload = page_decoder(model)
+    codes = parity_codes(2, 3.0, n=5, seed=3).repeat(10, 1)
+    labels = torch.arange(10).repeat_interleave(8)
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing (make setup installs the npm packages with it)")
+    job = json.dumps({"decoder": payload, "codes": codes.tolist(), "labels": labels.tolist()})
+    done = subprocess.run([node, "-e", NODE_LABELLED, str(JS)], input=job, capture_output=True,
+                          text=True, check=True, timeout=120)
+    page = torch.tensor(json.loads(done.stdout), dtype=torch.float64)
+    reference = run_layers(_rounded(decoder_layers(model), payload["dtype"]), codes, labels)
+    assert (page - reference).abs().max() < 1e-9
+    with torch.no_grad():
+        torch_images = model.decode(codes, labels).flatten(1).double()
+    assert (torch.round(page.clamp(0, 1) * 255) - torch_images * 255).abs().max() <= 1.0
+
+
+def test_a_labelled_explorer_has_a_labelled_selector_after_its_sliders():
+    model = _cvae()
+    names = [f"digit {c}" for c in range(10)]
+    html = explorer_html(model, label=3, label_names=names, element_id="cv")
+    tree = _parse(html)
+    root = tree.elements[0][1]
+    assert root["data-label"] == "3" and root["data-model"] == decoder_fingerprint(model)
+    tags = [tag for tag, _ in tree.elements]
+    assert tags.index("select") > max(i for i, t in enumerate(tags) if t == "input")
+    select = next(a for tag, a in tree.elements if tag == "select")
+    assert select["aria-label"] and select["id"] == "cv-label"
+    options = [a for tag, a in tree.elements if tag == "option"]
+    assert [a["value"] for a in options] == [str(c) for c in range(10)]
+    assert [a for a in options if "selected" in a] == [options[3]]
+    canvas = next(a for tag, a in tree.elements if tag == "canvas")
+    assert canvas["aria-label"].startswith("decoded image at label digit 3, z1 = 0.00")
+    cfg = json.loads(tree.json[0])
+    assert cfg["label"] == 3 and cfg["names"] == names
+    # an unlabelled decoder has no selector and refuses a label
+    plain = vae_lib.MLPVAE(latent_dim=2, hidden_dim=8)
+    plain_tree = _parse(explorer_html(plain))
+    assert "select" not in [tag for tag, _ in plain_tree.elements]
+    assert "data-label" not in plain_tree.elements[0][1]
+    cases = [
+        (lambda: explorer_html(model, label=10), "label must be"),
+        (lambda: explorer_html(model, label=-1), "label must be"),
+        (lambda: explorer_html(model, label_names=["a"]), "label_names"),
+        (lambda: explorer_html(plain, label=1), "takes no label"),
+        (lambda: drag_pad_html(model, torch.rand(4, 1, 28, 28)), "unlabelled"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message) as error:
+            call()
+        assert "\n" not in str(error.value)

@@ -106,3 +106,52 @@ def test_table_html_escapes_and_checks_widths():
     assert "MLP &lt;20&gt;" in html and "<caption>a &amp; b</caption>" in html
     with pytest.raises(ValueError, match="cells"):
         table_html(["a", "b"], [["only one"]])
+
+
+# -- a model given a label (chapter 20) -----------------------------------------------------------
+
+
+def _labelled_model():
+    torch.manual_seed(2)
+    model = vae_lib.models.LabelCVAE(latent_dim=2, hidden_dim=32)
+    with torch.no_grad():
+        model.decoder[0].weight.mul_(8)
+        model.to_pixels.weight.mul_(4)
+    return model.eval()
+
+
+def _labelled_pixels(model, code, label) -> np.ndarray:
+    with torch.no_grad():
+        image = model.decode(torch.tensor([code], dtype=torch.float32), label)[0, 0]
+    return np.rint(image.numpy().astype(np.float64) * 255).astype(np.uint8)
+
+
+def test_live_explorer_redraws_when_the_label_changes():
+    model = _labelled_model()
+    explorer = LatentExplorer(model, start=[0.5, -1.0], scale=1, label=4)
+    assert explorer.label() == 4 and len(explorer.sliders) == 2
+    np.testing.assert_array_equal(_png_pixels(explorer.image.value),
+                                  _labelled_pixels(model, [0.5, -1.0], 4))
+    seen = set()
+    for label in range(10):
+        explorer.labels.value = label  # what choosing in the dropdown does
+        pixels = _png_pixels(explorer.image.value)
+        np.testing.assert_array_equal(pixels, _labelled_pixels(model, [0.5, -1.0], label))
+        seen.add(pixels.tobytes())
+    assert len(seen) == 10  # ten labels, ten pictures
+    tooltip = getattr(explorer.labels, "tooltip", None) or explorer.labels.description_tooltip
+    assert tooltip and explorer.labels.description == "label"
+    explorer.labels.value = 7
+    html = explorer._repr_mimebundle_()
+    html = (html[0] if isinstance(html, tuple) else html)["text/html"]
+    assert 'data-label="7"' in html and "<select" in html
+
+
+def test_live_explorer_refuses_a_bad_label():
+    for bad in (10, -1, 2.5, True):
+        with pytest.raises(ValueError, match="label must be"):
+            LatentExplorer(_labelled_model(), label=bad)
+    with pytest.raises(ValueError, match="takes no label"):
+        LatentExplorer(_model(2), label=1)
+    with pytest.raises(ValueError, match="label_names"):
+        LatentExplorer(_labelled_model(), label_names=["a", "b"])

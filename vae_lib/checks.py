@@ -112,3 +112,19 @@ def check_diverged(loss: Tensor, where: str, model: torch.nn.Module | None = Non
         bad = loss[~torch.isfinite(loss)] if not bool(torch.isfinite(loss).all()) else loss
         raise FloatingPointError(f"training diverged {where}: the loss became"
                                  f" {float(bad.reshape(-1)[0])}; try a smaller learning rate")
+
+
+def check_labels(y: Tensor, n_labels: int, n: int | None = None) -> Tensor:
+    """`y` as a long tensor of whole labels in 0..n_labels-1 (one per image when `n` is given):
+    the conditional models' labels, refused in one line before they index a one-hot."""
+    y = torch.as_tensor(y)
+    if y.dim() != 1 or (n is not None and y.shape[0] != n):
+        want = f"({n},)" if n is not None else "(n,)"
+        raise ValueError(f"labels must have shape {want}, one per image, got {tuple(y.shape)}")
+    if y.is_floating_point() and not _CHECKED.get() and bool((y != y.round()).any()):
+        raise ValueError("labels must be whole numbers")
+    y = y.long()
+    if y.numel() and not _CHECKED.get() and (int(y.min()) < 0 or int(y.max()) >= n_labels):
+        raise ValueError(f"labels must lie in 0..{n_labels - 1},"
+                         f" got {int(y.min())}..{int(y.max())}")
+    return y

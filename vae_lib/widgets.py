@@ -28,10 +28,14 @@ _TOOLTIP = (
 
 
 @torch.no_grad()
-def decode_png(model: nn.Module, z: Tensor | Sequence[float], scale: int = 1) -> bytes:
-    """Decode one latent code into the mean image as PNG bytes: the live explorer's picture."""
+def decode_png(model: nn.Module, z: Tensor | Sequence[float], scale: int = 1,
+               label: int | None = None) -> bytes:
+    """Decode one latent code into the mean image as PNG bytes: the live explorer's picture.
+
+    A model that takes a label (`LabelCVAE`) decodes with `label`."""
     code = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).to(model_device(model))
-    return image_png(model.decode(code)[0], scale)
+    image = model.decode(code) if label is None else model.decode(code, int(label))
+    return image_png(image[0], scale)
 
 
 class LatentExplorer(widgets.HBox):
@@ -40,7 +44,10 @@ class LatentExplorer(widgets.HBox):
     `sliders[j]` holds z_j and `image` the decoded picture (PNG bytes in `image.value`); moving a
     slider, in the browser or by setting `.value` from Python, decodes again. `code()` returns the
     current z. `start` is the first code shown (the prior mean 0 unless given; a test image's
-    posterior mean starts from a real digit). Explained in `book/10_latent_space.ipynb`.
+    posterior mean starts from a real digit). A model that takes a label (`LabelCVAE`) gets a
+    `labels` dropdown beside the sliders, `label` the first one shown (0 unless given), named
+    by `label_names`. Explained in `book/10_latent_space.ipynb` and, with a label,
+    `book/20_conditional_vae.ipynb`.
     """
 
     def __init__(
@@ -50,8 +57,19 @@ class LatentExplorer(widgets.HBox):
         span: float = 3.0,
         step: float = 0.05,
         scale: int = 5,
+        label: int | None = None,
+        label_names: Sequence[str] | None = None,
     ):
-        latent = int(model.latent_dim)
+        latent, count = int(model.latent_dim), int(getattr(model, "n_labels", 0) or 0)
+        if count:
+            label = 0 if label is None else label
+            if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < count:
+                raise ValueError(f"label must be a whole number in 0..{count - 1}, got {label!r}")
+            names = [str(n) for n in (label_names or range(count))]
+            if len(names) != count:
+                raise ValueError(f"label_names must name all {count} labels, got {len(names)}")
+        elif label is not None:
+            raise ValueError(f"{type(model).__name__} takes no label")
         start_code = (
             torch.zeros(latent) if start is None else torch.as_tensor(start).float().reshape(-1)
         )
@@ -72,11 +90,20 @@ class LatentExplorer(widgets.HBox):
             )
             for j in range(latent)
         ]
-        self.image = widgets.Image(format="png", value=decode_png(model, self.code(), scale))
-        for slider in self.sliders:
-            slider.observe(self._redraw, names="value")
+        self.labels = None
+        if count:
+            self.labels = widgets.Dropdown(
+                options=[(name, c) for c, name in enumerate(names)], value=label,
+                description="label", layout=widgets.Layout(width="200px"),
+                **{_TOOLTIP: "label the decoder is given"},
+            )
+            self.label_names = names
+        self.image = widgets.Image(
+            format="png", value=decode_png(model, self.code(), scale, self.label()))
+        for control in [*self.sliders, *([self.labels] if self.labels else [])]:
+            control.observe(self._redraw, names="value")
         panel = widgets.GridBox(
-            self.sliders,
+            self.sliders + ([self.labels] if self.labels else []),
             layout=widgets.Layout(grid_template_columns=f"repeat({columns}, {width})"),
         )
         super().__init__([self.image, panel], layout=widgets.Layout(align_items="center"))
@@ -85,12 +112,18 @@ class LatentExplorer(widgets.HBox):
         """The latent code the sliders currently set, shape (latent_dim,)."""
         return torch.tensor([s.value for s in self.sliders], dtype=torch.float32)
 
+    def label(self) -> int | None:
+        """The label the dropdown sets, or None for a model that takes none."""
+        return None if self.labels is None else int(self.labels.value)
+
     def html(self) -> str:
         """The in-page explorer for the current code: what a page without a kernel shows.
 
         Explained in `book/10_latent_space.ipynb`.
         """
-        return explorer_html(self.model, self.code(), self.span, self.step, self.scale)
+        names = self.label_names if self.labels is not None else None
+        return explorer_html(self.model, self.code(), self.span, self.step, self.scale,
+                             label=self.label(), label_names=names)
 
     def _repr_mimebundle_(self, **kwargs):
         """The widget's own bundle (its view, its text) plus `text/html`: the in-page explorer."""
@@ -111,4 +144,4 @@ class LatentExplorer(widgets.HBox):
             self._handle_displayed(**kwargs)
 
     def _redraw(self, change=None) -> None:
-        self.image.value = decode_png(self.model, self.code(), self.scale)
+        self.image.value = decode_png(self.model, self.code(), self.scale, self.label())

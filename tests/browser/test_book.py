@@ -23,7 +23,8 @@ from .conftest import (
 MATH_PAGES = ["book/04_kl_derivation.html", "book/05_elbo.html", "book/06_gaussian_kl.html"]
 # the in-page latent explorers (tests/browser/test_explorers.py checks their pixels)
 EXPLORER_PAGES = ["book/09_conv_vae.html", "book/10_latent_space.html", "book/11_beta_vae.html",
-                  "book/12_aevb.html", "book/17_priors.html", "book/18_hierarchy.html"]
+                  "book/12_aevb.html", "book/17_priors.html", "book/18_hierarchy.html",
+                  "book/20_conditional_vae.html"]
 # What the Colab install cell (first cell, tagged remove-cell) contains; the HTML must not.
 INSTALL_CELL_MARKER = f"git+https://github.com/{REPO}"
 SLIDER_MODELS = {"IntSliderModel", "FloatSliderModel", "FloatLogSliderModel",
@@ -339,7 +340,8 @@ def test_references_carry_author_year_labels(visited):
 
 
 DARK_PAGES = ["book/09_conv_vae.html", "book/10_latent_space.html", "book/11_beta_vae.html",
-              "book/12_aevb.html", "book/17_priors.html", "book/18_hierarchy.html"]
+              "book/12_aevb.html", "book/17_priors.html", "book/18_hierarchy.html",
+              "book/20_conditional_vae.html"]
 
 
 @pytest.mark.parametrize("name", DARK_PAGES)

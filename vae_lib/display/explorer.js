@@ -94,12 +94,21 @@
     for (var i = 0; i < spec.layers.length; i++) {
       var l = Object.assign({}, spec.layers[i]);
       if (l.w) { l.w = tensor(l.w, spec.dtype); l.b = tensor(l.b, spec.dtype); }
+      if (l.lb) { l.lb = tensor(l.lb, spec.dtype); l.b = l.lb.subarray(0, l.out); }
       if (l.op === "linear") { size = l.out; }
       if (l.op === "convT") { size = l.cout * l.hout * l.wout; }
       l.y = new Float64Array(size);  // each layer writes into its own buffer
       this.layers.push(l);
     }
   }
+  // A labelled decoder (its first layer read [z, one-hot y]) holds one bias per label, "lb":
+  // choosing label y makes that layer's bias b + W[:, latent + y], row y of the table.
+  Decoder.prototype.setLabel = function (y) {
+    for (var i = 0; i < this.layers.length; i++) {
+      var l = this.layers[i];
+      if (l.lb) { l.b = l.lb.subarray(y * l.out, (y + 1) * l.out); }
+    }
+  };
   Decoder.prototype.run = function (z) {
     var x = z;
     for (var i = 0; i < this.layers.length; i++) {
@@ -134,11 +143,22 @@
   function mountSliders(root, cfg, decoder) {
     var z = Float64Array.from(cfg.start), view = root.querySelector(".vae-x-image");
     var paint = painter(view), sliders = root.querySelectorAll("input[type=range]");
-    var units = [];
+    var units = [], choice = root.querySelector("select"), names = cfg.names || [];
     function redraw() {
+      var label = "";
+      if (choice) {
+        var y = Number(choice.value);
+        decoder.setLabel(y);
+        root.setAttribute("data-label", String(y));
+        label = "label " + (names[y] === undefined ? y : names[y]) + ", ";
+      }
       paint(decoder.run(z));
       root.setAttribute("data-z", Array.prototype.join.call(z, ","));
-      view.setAttribute("aria-label", "decoded image at " + describe(z, units));
+      view.setAttribute("aria-label", "decoded image at " + label + describe(z, units));
+    }
+    if (choice) {
+      choice.addEventListener("change", redraw);
+      choice.addEventListener("input", redraw);
     }
     Array.prototype.forEach.call(sliders, function (slider) {
       var j = Number(slider.getAttribute("data-unit")), shown = slider.parentNode.querySelector("output");

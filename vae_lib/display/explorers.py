@@ -88,19 +88,52 @@ def _fmt(v: float) -> str:
     return f"{round(v, 2) + 0.0:.2f}"
 
 
+def _label_select(uid: str, count: int, label: int | None, names: list[str] | None) -> str:
+    """A labelled <select> of the decoder's labels (keyboard operable), or "" without labels."""
+    if not count:
+        if label is not None:
+            raise ValueError("this decoder takes no label")
+        return ""
+    names = [str(c) for c in range(count)] if names is None else [str(n) for n in names]
+    if len(names) != count:
+        raise ValueError(f"label_names must name all {count} labels, got {len(names)}")
+    options = "".join(f'<option value="{c}"{" selected" if c == label else ""}>'
+                      f"{escape(name)}</option>" for c, name in enumerate(names))
+    return (f'<label class="vae-x-slider vae-x-choice"><span>label</span>'
+            f'<select id="{uid}-label" aria-label="label the decoder is given">{options}'
+            "</select></label>")
+
+
+def _check_label(label: int | None, count: int) -> int | None:
+    if not count:
+        return label
+    label = 0 if label is None else label
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < count:
+        raise ValueError(f"label must be a whole number in 0..{count - 1}, got {label!r}")
+    return label
+
+
 def explorer_html(model: nn.Module, start: Tensor | None = None, span: float = 3.0,
                   step: float = 0.05, scale: int = 5, title: str | None = None,
-                  element_id: str | None = None) -> str:
+                  element_id: str | None = None, label: int | None = None,
+                  label_names: list[str] | None = None) -> str:
     """One slider per latent unit beside the decoded picture, decoded in the page at every move.
 
     The layout of `vae_lib.widgets.LatentExplorer`, which shows this on a page without a kernel.
-    The picture takes the focus; its arrow keys move the first two sliders. Explained in
-    `book/10_latent_space.ipynb`.
+    The picture takes the focus; its arrow keys move the first two sliders. A decoder that
+    takes a label (`LabelCVAE`) gets a labelled selector of it after the sliders, `label` the
+    one shown first (0 unless given). Explained in `book/10_latent_space.ipynb` and, with a
+    label, `book/20_conditional_vae.ipynb`.
     """
     _check_range(span, step, scale)
     uid, decoder = _element_id(element_id), _decoder(model, span)
     code = _start(model, start, span, step)
+    label = _check_label(label, decoder["labels"])
+    select = _label_select(uid, decoder["labels"], label, label_names)
+    names = label_names or [str(c) for c in range(decoder["labels"])]
     shown = ", ".join(f"z{j + 1} = {_fmt(v)}" for j, v in enumerate(code))
+    if select:
+        shown = f"label {names[label]}, {shown}"
     keys = ("left and right change z1" + (", down and up change z2" if len(code) > 1 else ""))
     sliders = "".join(
         f'<label class="vae-x-slider"><span>z{j + 1}</span><input type="range" min="{-span}"'
@@ -108,14 +141,16 @@ def explorer_html(model: nn.Module, start: Tensor | None = None, span: float = 3
         f"<output>{_fmt(v)}</output></label>"
         for j, v in enumerate(code))
     head = f"<strong>{escape(title)}</strong>" if title else ""
-    cfg = {"kind": "sliders", "start": code, "span": span, "step": step, "decoder": decoder}
+    cfg = {"kind": "sliders", "start": code, "span": span, "step": step, "decoder": decoder,
+           "label": label, "names": names}
+    with_label = "" if label is None else f' data-label="{label}"'
     return (
         f'<div id="{uid}" class="vae-x" data-vae-explorer="" data-kind="sliders"'
-        f' data-model="{decoder["model"]}" data-z="{",".join(map(str, code))}">'
+        f' data-model="{decoder["model"]}" data-z="{",".join(map(str, code))}"{with_label}>'
         + _canvas(decoder, scale, f"decoded image at {shown}",
                   f' tabindex="0" aria-describedby="{uid}-keys"')
         + f'<div class="vae-x-panel">{head}<div class="vae-x-grid"'
-        f' style="--vae-x-cols: {1 if len(code) <= 10 else 2};">{sliders}</div>'
+        f' style="--vae-x-cols: {1 if len(code) <= 10 else 2};">{sliders}{select}</div>'
         f'<small id="{uid}-keys">On the picture, the arrow keys move the point: {keys}.</small>'
         "</div>" + _model_block(cfg, uid)
     )
@@ -140,6 +175,8 @@ def drag_pad_html(model: nn.Module, images: Tensor, labels: Tensor | None = None
     if len(images) == 0:
         raise ValueError("the drag pad needs at least one image to encode")
     uid, decoder = _element_id(element_id), _decoder(model, span)
+    if decoder["labels"]:
+        raise ValueError("the drag pad draws unlabelled decoders; use explorer_html")
     codes = posterior_means(model, images[:max_points]).float()
     labelled = labels is not None
     labels = torch.as_tensor(labels)[:max_points].long().cpu() if labelled else torch.zeros(

@@ -68,35 +68,60 @@ def _bias(module: nn.Module, size: int) -> Tensor:
     return module.bias.detach() if module.bias is not None else torch.zeros(size)
 
 
+def _labels_of(model: nn.Module) -> int:
+    """How many labels a conditional decoder takes (`LabelCVAE.n_labels`); 0 for the others."""
+    return int(getattr(model, "n_labels", 0) or 0)
+
+
 @torch.no_grad()
 def decoder_layers(model: nn.Module) -> list[dict]:
     """The decoder as page operations with float32 weights on the CPU, the sigmoid last.
 
     Shapes are traced with one zero code, so a transposed convolution knows its input size.
-    `page_decoder` rounds and encodes them; the tests run them with `run_layers`.
+    A decoder given a one-hot label ([z, e_y] into its first `Linear`) keeps that layer's
+    weights for z only and one bias per label, "lb" (labels, out) = b + W[:, latent + y]:
+    the page swaps the bias when the label changes. `page_decoder` rounds and encodes them;
+    the tests run them with `run_layers`.
     """
-    latent = int(model.latent_dim)
-    x = torch.zeros(1, latent, device=model_device(model))
+    latent, labels = int(model.latent_dim), _labels_of(model)
+    x = torch.zeros(1, latent + labels, device=model_device(model))
     layers = []
     for module in _decoder_modules(model):
         layer = _layer(module, tuple(x.shape[1:]))
         layers.append({k: v.float().cpu() if isinstance(v, Tensor) else v
                        for k, v in layer.items()})
         x = module(x)
+    if labels:
+        first = layers[0]
+        if first["op"] != "linear" or first["in"] != latent + labels:
+            raise ValueError("a labelled decoder must start with a Linear of [z, one-hot label]")
+        w = first["w"]
+        layers[0] = {**first, "in": latent, "w": w[:, :latent].contiguous(),
+                     "lb": (first["b"] + w[:, latent:].T).contiguous()}
     return [*layers, {"op": "sigmoid"}]
 
 
-def run_layers(layers: list[dict], z: Tensor) -> Tensor:
+def run_layers(layers: list[dict], z: Tensor, labels: Tensor | None = None) -> Tensor:
     """The page's forward pass in float64: codes (n, J) -> flat images (n, pixels).
 
     The same operations and weights the JavaScript runs, so the tests can hold the page to it;
-    `page_decoder` uses it to choose float16 or float32.
+    `page_decoder` uses it to choose float16 or float32. A labelled decoder (a layer with "lb")
+    needs `labels`, one per code: that layer adds the label's bias.
     """
     x = torch.as_tensor(z, dtype=torch.float64)
     for layer in layers:
         op = layer["op"]
         if op == "linear":
-            x = x.reshape(x.shape[0], -1) @ layer["w"].double().T + layer["b"].double()
+            bias = layer["b"].double()
+            if "lb" in layer:
+                table = layer["lb"].double()
+                if labels is None:
+                    raise ValueError("this decoder is labelled: run_layers needs the labels")
+                y = torch.as_tensor(labels).long().reshape(-1)
+                if y.shape[0] != x.shape[0] or int(y.min()) < 0 or int(y.max()) >= len(table):
+                    raise ValueError(f"labels must be one of 0..{len(table) - 1} per code")
+                bias = table[y]
+            x = x.reshape(x.shape[0], -1) @ layer["w"].double().T + bias
         elif op == "convT":
             x = x.reshape(x.shape[0], layer["cin"], layer["hin"], layer["win"])
             x = F.conv_transpose2d(x, layer["w"].double(), layer["b"].double(),
@@ -140,21 +165,28 @@ def page_decoder(model: nn.Module, span: float = 3.0) -> dict:
     if not span > 0:
         raise ValueError(f"span must be > 0, got {span}")
     model.eval()
-    layers = decoder_layers(model)
+    layers, labels = decoder_layers(model), _labels_of(model)
     codes = parity_codes(int(model.latent_dim), span)
-    reference = model.decode(codes.to(model_device(model))).double().cpu()
+    y = None
+    if labels:  # every code with every label
+        y = torch.arange(labels).repeat_interleave(len(codes))
+        codes = codes.repeat(labels, 1)
+        reference = model.decode(codes.to(model_device(model)), y.to(model_device(model)))
+    else:
+        reference = model.decode(codes.to(model_device(model)))
+    reference = reference.double().cpu()
     shape = [int(s) for s in reference.shape[1:]]
     if shape[0] != 1:
         raise ValueError(f"the page draws single-channel images, got shape {tuple(shape)}")
     reference = reference.reshape(len(codes), -1)
     for dtype in DTYPES:
-        error = (run_layers(_rounded(layers, dtype), codes) - reference).abs().max().item()
+        error = (run_layers(_rounded(layers, dtype), codes, y) - reference).abs().max().item()
         if error <= MAX_PIXEL_ERROR:
             break
     else:
         raise ValueError(f"{type(model).__name__}.decode is not the page's decoder"
                          f" (pixel error {error:.3g})")
-    return {"latent": int(model.latent_dim), "shape": shape, "dtype": dtype,
+    return {"latent": int(model.latent_dim), "labels": labels, "shape": shape, "dtype": dtype,
             "error": float(f"{error:.3g}"), "model": decoder_fingerprint(model),
             "layers": [{k: _b64(v, dtype) if isinstance(v, Tensor) else v for k, v in lay.items()}
                        for lay in layers]}
@@ -175,7 +207,7 @@ def decoder_fingerprint(model: nn.Module) -> str:
     """
     digest = hashlib.sha256()
     for layer in decoder_layers(model):
-        for key in ("w", "b"):
+        for key in ("w", "b", "lb"):
             if key in layer:
                 digest.update(layer[key].numpy().astype("<f4").tobytes())
     return digest.hexdigest()[:16]
@@ -183,5 +215,6 @@ def decoder_fingerprint(model: nn.Module) -> str:
 
 def weight_bytes(payload: dict) -> int:
     """Characters of base64 weights a page decoder carries (what the 2 MB limit counts)."""
-    return sum(len(v) for layer in payload["layers"] for k, v in layer.items() if k in ("w", "b"))
+    return sum(len(v) for layer in payload["layers"] for k, v in layer.items()
+               if k in ("w", "b", "lb"))
 
