@@ -7,10 +7,10 @@ made         MADEVAE: an autoregressive decoder strong enough to ignore z (chapt
 deep         DeepVAE, several hidden layers (Burda et al.'s 784-200-200-50, chapter 13)
 hierarchy    TwoLayerVAE, two stochastic layers (Burda et al.'s 100 and 50 units, chapter 18)
 flows        FlowVAE: planar or IAF flow posteriors, and the priors of `priors` (chapters 16-17)
-conditional  LabelCVAE: encoder and decoder given the digit's label (chapter 20)
-quadrants    QuadrantCVAE and QuadrantBaseline: complete a digit from one quadrant (chapter 20)
 vq           VQVAE: a grid of discrete codes, the nearest of K codebook vectors (chapter 19)
 code_prior   CodePrior: an autoregressive prior over a VQVAE's grid of codes (chapter 19)
+conditional  LabelCVAE: encoder and decoder given the digit's label (chapter 20)
+quadrants    QuadrantCVAE and QuadrantBaseline: complete a digit from one quadrant (chapter 20)
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ from .vae import MLPVAE, VAE, ConvVAE
 from .vq import VQVAE
 
 __all__ = ["VAE", "MLPVAE", "ConvVAE", "DeepVAE", "Autoencoder", "LikelihoodVAE", "MADEVAE",
-           "FlowVAE", "TwoLayerVAE", "MODEL_KINDS", "build_model", "check_model_size"]
-__all__ += ["LabelCVAE", "QuadrantCVAE", "QuadrantBaseline"]
-__all__ += ["VQVAE", "CodePrior"]
+           "FlowVAE", "TwoLayerVAE", "LabelCVAE", "QuadrantCVAE", "QuadrantBaseline", "VQVAE",
+           "CodePrior", "MODEL_KINDS", "build_model", "check_model_size"]
 
 MODEL_KINDS = {"mlp": MLPVAE, "conv": ConvVAE, "deep": DeepVAE, "autoencoder": Autoencoder,
                "likelihood_mlp": LikelihoodVAE, "made": MADEVAE,
-               "two_layer": TwoLayerVAE, "flow": FlowVAE}
-MODEL_KINDS.update(cvae=LabelCVAE, quadrant_cvae=QuadrantCVAE, quadrant_baseline=QuadrantBaseline)
-MODEL_KINDS.update(vq=VQVAE, code_prior=CodePrior)
+               "two_layer": TwoLayerVAE, "flow": FlowVAE, "vq": VQVAE, "code_prior": CodePrior,
+               "cvae": LabelCVAE, "quadrant_cvae": QuadrantCVAE,
+               "quadrant_baseline": QuadrantBaseline}
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:
