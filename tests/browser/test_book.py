@@ -333,7 +333,9 @@ def test_figures_are_not_shrunk_to_illegibility(visited, name):
 def test_references_carry_author_year_labels(visited):
     labels = visited("book/references.html").facts["reference_labels"]
     assert labels, "no labels in the bibliography"
-    pattern = re.compile(r"^\[?[A-Z][^,\]]+(?: and [^,\]]+| et al\.)?, (\d{4}|n\.d\.)[a-z]?\]?$")
+    particle = r"(?:(?:van|von|den|der|de|du|la|le) )*"  # "van den Oord et al., 2017"
+    pattern = re.compile(
+        rf"^\[?{particle}[A-Z][^,\]]+(?: and [^,\]]+| et al\.)?, (\d{{4}}|n\.d\.)[a-z]?\]?$")
     odd = [label for label in labels if not pattern.match(label)]
     assert not odd, f"labels not in author-year form: {odd}"
     assert any(label.strip("[]") == "Kingma and Welling, 2013" for label in labels), labels
