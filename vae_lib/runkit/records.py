@@ -25,7 +25,8 @@ def machine_description() -> dict[str, Any]:
     """CPU model, core count and library versions: the machine a results folder was made on.
 
     The provenance of the committed curves and stage table: every session of a manifest
-    records one, so a timing says which machine it was measured on.
+    records one, so a timing says which machine it was measured on, and book/12_aevb.ipynb
+    knows whether its rerun of a curve runs on the CPU that made it.
     """
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
