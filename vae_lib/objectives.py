@@ -7,6 +7,7 @@ Chapter links: the closed-form KL is derived in `book/06_gaussian_kl.ipynb`, the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -124,19 +125,21 @@ def elbo(
     return ELBO(recon - beta * kl, recon, kl)
 
 
-def sampled_log_weights(model: torch.nn.Module, x: Tensor, mu: Tensor, logvar: Tensor,
-                        k: int) -> Tensor:
-    """log p(x, z_k) - log q(z_k | x) for k fresh draws z_k ~ N(mu, exp(logvar)): shape (k, n).
+def sampled_log_weights(log_likelihood: Callable[[Tensor, Tensor], Tensor], x: Tensor, mu: Tensor,
+                        logvar: Tensor, k: int, log_prior: Callable = standard_normal_log_prob
+                        ) -> Tensor:
+    """log p(x | z_k) + log p(z_k) - log q(z_k | x), k draws z_k ~ N(mu, exp(logvar)): (k, n).
 
     The one place a Gaussian encoder's importance weights are drawn, with gradients when they
-    are on: the IWAE recipe's training objective L_k (`vae_lib.iwae`) and its evaluation
-    (`log_weights`) both call it.
+    are on: for L_k in training (`vae_lib.iwae`), in evaluation (`log_weights`) and for the
+    conditional models (`LabelCVAE`, `QuadrantCVAE`, whose prior network is `log_prior`).
+    `log_likelihood` scores x repeated k times (k * n rows) against the codes, flattened.
     """
     eps = torch.randn((k, *mu.shape), device=mu.device, dtype=mu.dtype)
     z = mu + (0.5 * logvar).exp() * eps  # (k, batch, latent)
     x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * x.shape[0], *x.shape[1:])
-    log_px_z = model.log_likelihood(x_rep, z.reshape(-1, z.shape[-1])).view(k, -1)
-    return log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, logvar)
+    log_px_z = log_likelihood(x_rep, z.reshape(-1, z.shape[-1])).view(k, -1)
+    return log_px_z + log_prior(z) - diagonal_normal_log_prob(z, mu, logvar)
 
 
 @torch.no_grad()
@@ -156,7 +159,8 @@ def log_weights(model: torch.nn.Module, x: Tensor, k: int, chunk: int = 500) -> 
             return torch.cat([posterior_log_weights(model, x, n) for n in sizes], dim=0)
     mu, logvar = model.encode(x)
     with inputs_checked():
-        return torch.cat([sampled_log_weights(model, x, mu, logvar, n) for n in sizes], dim=0)
+        weights = [sampled_log_weights(model.log_likelihood, x, mu, logvar, n) for n in sizes]
+        return torch.cat(weights, dim=0)
 
 
 def posterior_log_weights(model: torch.nn.Module, x: Tensor, k: int) -> Tensor:

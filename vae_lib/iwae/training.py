@@ -38,7 +38,8 @@ def iwae_objective(model: nn.Module, x: Tensor, k: int) -> Tensor:
     weights as `objectives.iwae_bound`, which evaluates without gradients.
     """
     mu, logvar = model.encode(x)
-    return torch.logsumexp(sampled_log_weights(model, x, mu, logvar, k), dim=0) - math.log(k)
+    weights = sampled_log_weights(model.log_likelihood, x, mu, logvar, k)
+    return torch.logsumexp(weights, dim=0) - math.log(k)
 
 
 @torch.no_grad()

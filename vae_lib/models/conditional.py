@@ -24,9 +24,8 @@ from ..objectives import (
     ELBO,
     MAX_SAMPLES,
     bernoulli_log_likelihood,
-    diagonal_normal_log_prob,
     gaussian_kl,
-    standard_normal_log_prob,
+    sampled_log_weights,
 )
 
 
@@ -152,12 +151,13 @@ class LabelCVAE(nn.Module):
         x = self._flat_images(x)
         y = check_labels(y, self.n_labels, len(x))
         mu, logvar = self.encode(x, y)
-        z = mu + (0.5 * logvar).exp() * torch.randn((k, *mu.shape), device=mu.device)
+        labels = y.repeat(k)  # the label of each of the k * n rows
+
+        def log_px(rows: Tensor, z: Tensor) -> Tensor:
+            return self.log_likelihood(rows, z, labels)
+
         with inputs_checked():  # x and y were checked above, not again for every draw
-            logits = self.decode_logits(z.reshape(-1, self.latent_dim), y.repeat(k))
-        log_px = bernoulli_log_likelihood(logits.reshape(k * len(x), -1), x.repeat(k, 1))
-        return (log_px.view(k, -1) + standard_normal_log_prob(z)
-                - diagonal_normal_log_prob(z, mu, logvar))
+            return sampled_log_weights(log_px, x, mu, logvar, k)
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | int, generator: torch.Generator | None = None) -> Tensor:

@@ -25,6 +25,7 @@ from ..objectives import (
     MAX_SAMPLES,
     bernoulli_log_likelihood,
     diagonal_normal_log_prob,
+    sampled_log_weights,
 )
 
 QUADRANTS = ("top_left", "top_right", "bottom_left", "bottom_right")
@@ -174,12 +175,16 @@ class QuadrantCVAE(_Quadrants):
         c, t = self.cut(x)
         mu, logvar = self.posterior(c, t)
         mu_p, logvar_p = self.prior(c)
-        z = mu + (0.5 * logvar).exp() * torch.randn((k, *mu.shape), device=mu.device)
-        logits = self.target_logits(c, z)  # (k, n, unseen pixels)
+        c_rows = c.repeat(k, 1)  # the condition of each of the k * n rows
+
+        def log_pt(t_rows: Tensor, z: Tensor) -> Tensor:
+            return bernoulli_log_likelihood(self.target_logits(c_rows, z), t_rows)
+
+        def log_prior(z: Tensor) -> Tensor:  # the prior network's p(z | c)
+            return diagonal_normal_log_prob(z, mu_p, logvar_p)
+
         with inputs_checked():
-            log_pt = bernoulli_log_likelihood(logits.reshape(-1, t.shape[1]), t.repeat(k, 1))
-        return (log_pt.view(k, -1) + diagonal_normal_log_prob(z, mu_p, logvar_p)
-                - diagonal_normal_log_prob(z, mu, logvar))
+            return sampled_log_weights(log_pt, t, mu, logvar, k, log_prior)
 
     @torch.no_grad()
     def complete(self, x: Tensor, n: int = 1, generator: torch.Generator | None = None) -> Tensor:
